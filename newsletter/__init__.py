@@ -1,0 +1,1 @@
+"""Trending papers in your inbox: a self-hosted weekly digest of research papers."""

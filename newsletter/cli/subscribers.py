@@ -1,0 +1,104 @@
+"""`newsletter subscribers add|import|list|remove|topics`: readers, from the operator's side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from newsletter import subscribers as readers
+from newsletter.cli import cli, emit_json
+from newsletter.db import session_scope
+from newsletter.models import SubscriberStatus
+
+
+@cli.group()
+def subscribers() -> None:
+    """Add, import, list and remove readers."""
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--topic", "topics", multiple=True, required=True, help="Repeat for several.")
+@click.option("--timezone", help="IANA zone, e.g. Europe/Berlin (default UTC).")
+@click.option(
+    "--confirmed",
+    is_flag=True,
+    help="Mark as confirmed (only with the reader's own consent, e.g. an import).",
+)
+def add(email: str, topics: tuple[str, ...], timezone: str | None, confirmed: bool) -> None:
+    """Add a reader, or update the topics of an existing one."""
+    with session_scope() as session:
+        existed = readers.get_by_email(readers.normalise_email(email), session=session) is not None
+        reader = readers.upsert(
+            email, topics, session=session, confirmed=confirmed, timezone=timezone
+        )
+        click.echo(
+            f"{'updated' if existed else 'added'} {reader.email} ({reader.status}): "
+            f"{', '.join(reader.topics)}"
+        )
+
+
+@subscribers.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--confirmed", is_flag=True, help="Mark every imported reader as confirmed.")
+def import_csv(path: Path, confirmed: bool) -> None:
+    """Import a CSV with the columns email and topics (topics separated by ';')."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise readers.InvalidInput(f"{path} is not UTF-8 text") from exc
+    rows = readers.read_csv(text)
+    with session_scope() as session:
+        added, updated = readers.import_rows(rows, session=session, confirmed=confirmed)
+    click.echo(f"imported {len(rows)} rows: added {added}, updated {updated}")
+
+
+@subscribers.command("list")
+@click.option("--status", type=click.Choice([s.value for s in SubscriberStatus]))
+@click.option("--json", "as_json", is_flag=True)
+def list_(status: str | None, as_json: bool) -> None:
+    """List readers with their status and topics."""
+    with session_scope() as session:
+        rows = readers.listing(session=session, status=SubscriberStatus(status) if status else None)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "email": r.email,
+                    "status": str(r.status),
+                    "topics": r.topics,
+                    "timezone": r.timezone,
+                    "created_at": r.created_at,
+                    "confirmed_at": r.confirmed_at,
+                }
+                for r in rows
+            ]
+        )
+        return
+    table = Table("email", "status", "topics", "timezone")
+    for r in rows:
+        table.add_row(r.email, r.status, "; ".join(r.topics), r.timezone)
+    Console().print(table)
+    click.echo(f"{len(rows)} subscriber{'s' if len(rows) != 1 else ''}")
+
+
+@subscribers.command("remove")
+@click.argument("email")
+def remove(email: str) -> None:
+    """Delete a reader and their delivery history."""
+    with session_scope() as session:
+        readers.remove(email, session=session)
+    click.echo(f"removed {email.strip()}")
+
+
+@subscribers.command("topics")
+@click.argument("email")
+@click.option("--topic", "topics", multiple=True, required=True, help="Repeat for several.")
+def topics(email: str, topics: tuple[str, ...]) -> None:
+    """Replace a reader's topics."""
+    with session_scope() as session:
+        reader = readers.set_topics(email, topics, session=session)
+        click.echo(f"{reader.email}: {', '.join(reader.topics)}")

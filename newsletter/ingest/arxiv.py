@@ -1,0 +1,130 @@
+"""arXiv: the export API's Atom feed (and the RSS listing) -> PaperRecords, and paged fetching.
+
+An arXiv paper has no upvotes; it is "featured" on the day it was published.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from xml.etree.ElementTree import Element
+
+import httpx
+from defusedxml import ElementTree
+
+from newsletter.ingest import FeedError, PaperRecord, Parsed, clean_arxiv_id
+from newsletter.ingest.http import get_with_retries
+from newsletter.settings import Settings
+from newsletter.text import one_line
+
+NS = {
+    "atom": "http://www.w3.org/2005/Atom",
+    "arxiv": "http://arxiv.org/schemas/atom",
+    "dc": "http://purl.org/dc/elements/1.1/",
+}
+PAGE_SIZE = 100
+
+
+def parse_xml(content: bytes | str) -> Parsed:
+    """Read an arXiv Atom feed or RSS listing; raises FeedError if it is neither."""
+    try:
+        root = ElementTree.fromstring(content)
+    except Exception as exc:  # defusedxml raises several types for hostile or broken XML
+        raise FeedError(f"not well-formed XML: {exc}") from exc
+    if root.tag == f"{{{NS['atom']}}}feed":
+        return _parse_entries(root.findall("atom:entry", NS), _atom_record)
+    if root.tag == "rss":
+        day = _rss_day(root)
+        return _parse_entries(root.findall("channel/item"), lambda e: _rss_record(e, day))
+    raise FeedError(f"not an arXiv Atom feed or RSS listing (root element {root.tag!r})")
+
+
+def _parse_entries(entries: list[Element], build: Callable[[Element], PaperRecord]) -> Parsed:
+    parsed = Parsed()
+    for index, entry in enumerate(entries):
+        try:
+            parsed.records.append(build(entry))
+        except (ValueError, AttributeError, TypeError) as exc:
+            parsed.skipped.append(f"entry {index}: {exc}")
+    return parsed
+
+
+def _text(entry: Element, path: str) -> str:
+    node = entry.find(path, NS)
+    if node is None or not (node.text or "").strip():
+        raise ValueError(f"missing {path.split(':')[-1]}")
+    return node.text or ""
+
+
+def _atom_record(entry: Element) -> PaperRecord:
+    published = dt.datetime.fromisoformat(_text(entry, "atom:published").replace("Z", "+00:00"))
+    return PaperRecord(
+        arxiv_id=clean_arxiv_id(_text(entry, "atom:id")),
+        title=one_line(_text(entry, "atom:title"), 500),
+        abstract=one_line(_text(entry, "atom:summary"), 10_000),
+        featured_on=published.date(),
+        source="arxiv",
+        authors=[
+            one_line(n.text, 200) for n in entry.findall("atom:author/atom:name", NS) if n.text
+        ],
+        published_at=published,
+        categories=[c.get("term", "") for c in entry.findall("atom:category", NS) if c.get("term")],
+    )
+
+
+def _rss_day(root: Element) -> dt.date:
+    raw = root.findtext("channel/pubDate") or root.findtext("channel/lastBuildDate")
+    if not raw:
+        raise FeedError("RSS listing has no pubDate")
+    return parsedate_to_datetime(raw).date()
+
+
+def _rss_record(item: Element, day: dt.date) -> PaperRecord:
+    description = _text(item, "description")
+    abstract = description.split("Abstract:", 1)[-1]
+    creators = item.findtext("dc:creator", default="", namespaces=NS)
+    category = item.findtext("category")
+    return PaperRecord(
+        arxiv_id=clean_arxiv_id(_text(item, "link")),
+        title=one_line(_text(item, "title"), 500),
+        abstract=one_line(abstract, 10_000),
+        featured_on=day,
+        source="arxiv",
+        authors=[one_line(a, 200) for a in creators.split(",") if a.strip()],
+        categories=[category] if category else [],
+    )
+
+
+def fetch(
+    client: httpx.Client,
+    categories: list[str],
+    *,
+    since: dt.date,
+    max_results: int,
+    settings: Settings,
+) -> Parsed:
+    """Newest papers of `categories` back to `since`, page by page, politely spaced."""
+    query = " OR ".join(f"cat:{c}" for c in categories)
+    parsed = Parsed()
+    for start in range(0, max_results, PAGE_SIZE):
+        if start:
+            time.sleep(settings.arxiv_delay_seconds)  # arXiv asks for 3 s between calls
+        params: dict[str, str | int] = {
+            "search_query": query,
+            "sortBy": "submittedDate",
+            "sortOrder": "descending",
+            "start": start,
+            "max_results": min(PAGE_SIZE, max_results - start),
+        }
+        page = parse_xml(
+            get_with_retries(
+                client, settings.arxiv_api_url, params=params, settings=settings
+            ).content
+        )
+        parsed.skipped.extend(page.skipped)
+        parsed.records.extend(r for r in page.records if r.featured_on >= since)
+        if len(page.records) < PAGE_SIZE or min(r.featured_on for r in page.records) < since:
+            break
+    return parsed

@@ -1,0 +1,112 @@
+"""Hugging Face Daily Papers: the API's JSON items -> PaperRecords, and fetching a day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ValidationError, field_validator
+
+from newsletter.ingest import PaperRecord, Parsed, clean_arxiv_id, safe_url
+from newsletter.ingest.http import get_with_retries
+from newsletter.settings import Settings
+from newsletter.text import one_line
+
+
+class _Author(BaseModel):
+    name: str
+
+
+class _Paper(BaseModel):
+    id: str
+    title: str
+    summary: str
+    authors: list[_Author] | None = None
+    publishedAt: dt.datetime | None = None
+    submittedOnDailyAt: dt.datetime | None = None
+    upvotes: int = 0
+    ai_summary: str | None = None
+    ai_keywords: list[str] | None = None
+    githubRepo: str | None = None
+    projectPage: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _arxiv_id(cls, value: str) -> str:
+        return clean_arxiv_id(value)
+
+    @field_validator("title", "summary")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is empty")
+        return value
+
+
+class _Item(BaseModel):
+    paper: _Paper
+    publishedAt: dt.datetime | None = None
+
+
+def parse_items(data: Any, featured_on: dt.date | None = None) -> Parsed:
+    """Read a Daily Papers array. `featured_on` is the day asked for, when known."""
+    if not isinstance(data, list):
+        raise ValueError("expected a JSON array of Daily Papers items")
+    parsed = Parsed()
+    for index, raw in enumerate(data):
+        try:
+            parsed.records.append(_record(_Item.model_validate(raw), featured_on))
+        except (ValidationError, ValueError) as exc:
+            parsed.skipped.append(f"item {index} ({_name(raw)}): {_first_error(exc)}")
+    return parsed
+
+
+def _record(item: _Item, featured_on: dt.date | None) -> PaperRecord:
+    paper = item.paper
+    day = featured_on or _day(paper.submittedOnDailyAt) or _day(item.publishedAt)
+    if day is None:
+        raise ValueError("no featured date")
+    return PaperRecord(
+        arxiv_id=paper.id,
+        title=one_line(paper.title, 500),
+        abstract=one_line(paper.summary, 10_000),
+        featured_on=day,
+        source="hf",
+        authors=[one_line(a.name, 200) for a in paper.authors or [] if a.name.strip()],
+        published_at=paper.publishedAt,
+        upvotes=max(paper.upvotes, 0),
+        ai_summary=one_line(paper.ai_summary, 1000) or None,
+        ai_keywords=[one_line(k, 200) for k in paper.ai_keywords or []],
+        github_url=safe_url(paper.githubRepo),
+        project_url=safe_url(paper.projectPage),
+    )
+
+
+def _day(value: dt.datetime | None) -> dt.date | None:
+    return value.astimezone(dt.UTC).date() if value and value.tzinfo else (value and value.date())
+
+
+def _name(raw: Any) -> str:
+    paper = raw.get("paper") if isinstance(raw, dict) else None
+    ident = paper.get("id") if isinstance(paper, dict) else None
+    return one_line(ident, 40) if ident else "no id"
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        return f"{where}: {err['msg']}"
+    return str(exc)
+
+
+def fetch_day(client: httpx.Client, day: dt.date, *, settings: Settings) -> Parsed:
+    response = get_with_retries(
+        client, settings.hf_api_url, params={"date": day.isoformat()}, settings=settings
+    )
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise httpx.DecodingError(f"Daily Papers API answered with invalid JSON: {exc}") from exc
+    return parse_items(data, featured_on=day)

@@ -1,0 +1,159 @@
+"""The ledger: every state change of a Delivery happens here.
+
+    pending -> sending -> sent | failed | skipped
+                     \\-> pending (transient error, tried again later)
+
+One row per (issue, reader), enforced by a unique key, so planning twice adds
+nothing. A claim is a conditional UPDATE, so two workers never take the same
+row, and a claim whose worker died expires after a lease. The papers sent are
+recorded with the row, so no reader gets the same paper twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, func, or_, update
+from sqlmodel import Session, col, select
+
+from newsletter.models import Delivery, DeliveryStatus, utcnow
+
+LEASE = dt.timedelta(minutes=10)
+MAX_ATTEMPTS = 5
+_ERROR_MAX = 500
+
+
+def ensure_pending(issue_id: int, subscriber_ids: Sequence[int], *, session: Session) -> int:
+    """Create a pending delivery for each reader that has none in this issue; returns how many."""
+    have: set[int] = set()
+    for start in range(0, len(subscriber_ids), 1000):
+        chunk = subscriber_ids[start : start + 1000]
+        have.update(
+            session.exec(
+                select(Delivery.subscriber_id).where(
+                    Delivery.issue_id == issue_id, col(Delivery.subscriber_id).in_(chunk)
+                )
+            )
+        )
+    new = [sid for sid in subscriber_ids if sid not in have]
+    session.add_all(Delivery(issue_id=issue_id, subscriber_id=sid) for sid in new)
+    session.flush()
+    return len(new)
+
+
+def claimable(
+    issue_id: int,
+    *,
+    session: Session,
+    subscriber_ids: Iterable[int] | None = None,
+    limit: int | None = None,
+) -> list[int]:
+    """Ids of deliveries of the issue that are pending or whose lease ran out."""
+    query = select(Delivery.id).where(Delivery.issue_id == issue_id, _claimable())
+    if subscriber_ids is not None:
+        query = query.where(col(Delivery.subscriber_id).in_(list(subscriber_ids)))
+    return [i for i in session.exec(query.order_by(col(Delivery.id)).limit(limit)) if i]
+
+
+def claim(ids: Sequence[int], *, session: Session) -> list[Delivery]:
+    """Atomically mark the claimable ones among `ids` as sending; return those this call got.
+
+    The UPDATE's WHERE re-checks the state, so of two racing claims only one matches a row.
+    """
+    now, token = utcnow(), uuid.uuid4().hex
+    session.execute(
+        update(Delivery)
+        .where(col(Delivery.id).in_(list(ids)), _claimable(now))
+        .values(
+            status=DeliveryStatus.SENDING,
+            claimed_by=token,
+            claimed_at=now,
+            attempts=Delivery.attempts + 1,
+            updated_at=now,
+        )
+    )
+    session.commit()
+    query = select(Delivery).where(Delivery.claimed_by == token).order_by(col(Delivery.id))
+    return list(session.exec(query.execution_options(populate_existing=True)))
+
+
+def _claimable(now: dt.datetime | None = None) -> Any:
+    expired = (now or utcnow()) - LEASE
+    return or_(
+        col(Delivery.status) == DeliveryStatus.PENDING,
+        and_(col(Delivery.status) == DeliveryStatus.SENDING, col(Delivery.claimed_at) < expired),
+    )
+
+
+def mark_sent(
+    delivery: Delivery,
+    *,
+    paper_ids: list[int],
+    picks: list[dict[str, Any]],
+    message_id: str,
+    session: Session,
+) -> None:
+    _finish(
+        delivery,
+        DeliveryStatus.SENT,
+        session=session,
+        paper_ids=paper_ids,
+        picks=picks,
+        message_id=message_id,
+        sent_at=utcnow(),
+        last_error=None,
+    )
+
+
+def mark_skipped(delivery: Delivery, reason: str, *, session: Session) -> None:
+    _finish(delivery, DeliveryStatus.SKIPPED, session=session, last_error=reason)
+
+
+def mark_failed(delivery: Delivery, reply: str, *, session: Session) -> None:
+    _finish(delivery, DeliveryStatus.FAILED, session=session, last_error=reply[:_ERROR_MAX])
+
+
+def release(delivery: Delivery, error: str, *, session: Session) -> None:
+    """A transient failure: back to pending, unless it has been tried too often."""
+    if delivery.attempts >= MAX_ATTEMPTS:
+        mark_failed(
+            delivery, f"gave up after {delivery.attempts} attempts: {error}", session=session
+        )
+        return
+    _finish(delivery, DeliveryStatus.PENDING, session=session, last_error=error[:_ERROR_MAX])
+
+
+def _finish(delivery: Delivery, status: DeliveryStatus, *, session: Session, **values: Any) -> None:
+    for name, value in values.items():
+        setattr(delivery, name, value)
+    delivery.status, delivery.claimed_by, delivery.updated_at = status, None, utcnow()
+    session.add(delivery)
+    session.commit()
+
+
+def sent_papers(subscriber_ids: Sequence[int], *, session: Session) -> dict[int, set[int]]:
+    """Paper ids each reader has already been sent, in one query for the whole batch."""
+    sent: dict[int, set[int]] = defaultdict(set)
+    rows = session.exec(
+        select(Delivery.subscriber_id, Delivery.paper_ids).where(
+            col(Delivery.subscriber_id).in_(list(subscriber_ids)),
+            Delivery.status == DeliveryStatus.SENT,
+        )
+    )
+    for subscriber_id, paper_ids in rows:
+        sent[subscriber_id].update(paper_ids)
+    return sent
+
+
+def counts(issue_id: int, *, session: Session) -> dict[str, int]:
+    rows = session.exec(
+        select(Delivery.status, func.count())
+        .where(Delivery.issue_id == issue_id)
+        .group_by(Delivery.status)
+    )
+    found = {str(status): int(n) for status, n in rows}
+    return {s.value: found.get(s.value, 0) for s in DeliveryStatus}

@@ -1,0 +1,146 @@
+"""Mailers: the seam between composing and sending (after listmonk's Messenger).
+
+`SmtpMailer` reuses one connection for a whole batch and reconnects when it drops;
+`OutboxMailer` writes .eml (and .html) files and never opens a socket, which is
+what `send --dry-run --out DIR` uses. Errors are sorted into transient (try again
+later) and permanent (the server refused this message for good).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import smtplib
+import ssl
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+
+from newsletter.settings import Settings, SmtpTls
+
+
+class SendError(Exception):
+    """`permanent`: the server refused this message for good (5xx).
+    `connection`: the server could not be reached at all, so the rest of a batch waits too."""
+
+    def __init__(self, reply: str, *, permanent: bool = False, connection: bool = False):
+        super().__init__(reply)
+        self.reply, self.permanent, self.connection = reply, permanent, connection
+
+
+class Mailer(Protocol):
+    def open(self) -> None: ...
+    def send(self, msg: EmailMessage, to: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class SmtpMailer:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._conn: smtplib.SMTP | None = None
+
+    def open(self) -> None:
+        s = self.settings
+        try:
+            if s.smtp_tls is SmtpTls.IMPLICIT:
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.smtp_host,
+                    s.smtp_port,
+                    timeout=s.smtp_timeout,
+                    context=ssl.create_default_context(),
+                )
+            else:
+                conn = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+                if s.smtp_tls is SmtpTls.STARTTLS:
+                    conn.starttls(context=ssl.create_default_context())
+            if s.smtp_user:
+                conn.login(s.smtp_user, s.smtp_password.get_secret_value())
+        except smtplib.SMTPAuthenticationError as exc:
+            raise SendError(f"SMTP login refused: {_reply(exc)}", connection=True) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise SendError(
+                f"cannot connect to SMTP {s.smtp_host}:{s.smtp_port}: {exc}", connection=True
+            ) from exc
+        self._conn = conn
+
+    def send(self, msg: EmailMessage, to: str) -> None:
+        """Send one message; on a dropped connection reconnect once and try again."""
+        for attempt in (1, 2):
+            if self._conn is None:
+                self.open()
+            assert self._conn is not None
+            try:
+                self._conn.send_message(msg, from_addr=self.settings.sender_address, to_addrs=[to])
+                return
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, text = next(iter(exc.recipients.values()))
+                raise _classified(code, text) from exc
+            except smtplib.SMTPResponseException as exc:
+                self._reset()
+                raise _classified(exc.smtp_code, exc.smtp_error) from exc
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                self._drop()
+                if attempt == 2:
+                    raise SendError(f"SMTP connection lost: {exc}", connection=True) from exc
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self._conn.quit()
+        self._conn = None
+
+    def _reset(self) -> None:
+        # After a refused message the session may be mid-transaction; RSET or start over.
+        try:
+            if self._conn is not None:
+                self._conn.rset()
+        except (OSError, smtplib.SMTPException):
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(OSError):
+                self._conn.close()
+        self._conn = None
+
+
+class OutboxMailer:
+    """Writes each message to DIR/NNNN-address.eml and its HTML beside it."""
+
+    def __init__(self, directory: Path | None):
+        self.directory = directory
+        self.sent: list[tuple[str, EmailMessage]] = []
+
+    def open(self) -> None:
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+
+    def send(self, msg: EmailMessage, to: str) -> None:
+        self.sent.append((to, msg))
+        if self.directory is None:
+            return
+        stem = f"{len(self.sent):04d}-{re.sub(r'[^A-Za-z0-9@._-]', '_', to)[:80]}"
+        (self.directory / f"{stem}.eml").write_bytes(msg.as_bytes())
+        html = msg.get_body(preferencelist=("html",))
+        if html is not None:
+            (self.directory / f"{stem}.html").write_text(html.get_content(), encoding="utf-8")
+
+    def close(self) -> None:
+        pass
+
+
+def _classified(code: int, text: bytes | str) -> SendError:
+    reply = f"{code} {_decode(text)}"
+    return SendError(reply, permanent=500 <= code < 600)
+
+
+def _reply(exc: smtplib.SMTPResponseException) -> str:
+    return f"{exc.smtp_code} {_decode(exc.smtp_error)}"
+
+
+def _decode(text: bytes | str) -> str:
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+
+
+def make_mailer(settings: Settings) -> Mailer:
+    return SmtpMailer(settings)

@@ -1,0 +1,108 @@
+"""The four tables: readers, papers, weekly issues and the ledger of deliveries.
+
+Lists (topics, authors, papers sent) are JSON columns: they are always read and
+written whole with their row, and JSON works the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class SubscriberStatus(StrEnum):
+    UNCONFIRMED = "unconfirmed"
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+    SUPPRESSED = "suppressed"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Subscriber(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True, index=True)
+    status: SubscriberStatus = Field(
+        default=SubscriberStatus.UNCONFIRMED, sa_type=String(16), index=True
+    )
+    topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    timezone: str = Field(default="UTC", max_length=64)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    confirmed_at: dt.datetime | None = None
+
+
+class Paper(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    arxiv_id: str = Field(max_length=32, unique=True, index=True)
+    title: str
+    abstract: str
+    authors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    published_at: dt.datetime | None = None
+    featured_on: dt.date = Field(index=True)
+    upvotes: int = 0
+    ai_summary: str | None = None
+    ai_keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    github_url: str | None = None
+    project_url: str | None = None
+    source: str = Field(max_length=16)
+    ingested_at: dt.datetime = Field(default_factory=utcnow)
+
+    @property
+    def abs_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.arxiv_id}"
+
+    @property
+    def pdf_url(self) -> str:
+        return f"https://arxiv.org/pdf/{self.arxiv_id}"
+
+    @property
+    def page_url(self) -> str:
+        return f"https://huggingface.co/papers/{self.arxiv_id}"
+
+
+class Issue(SQLModel, table=True):
+    """One weekly issue; `week` (ISO, e.g. 2026-W22) makes a second send in a week reuse it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    week: str = Field(max_length=8, unique=True, index=True)
+    issue_date: dt.date
+    window_start: dt.date
+    window_end: dt.date
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Delivery(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("issue_id", "subscriber_id", name="uq_delivery_issue_reader"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(foreign_key="issue.id", index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, sa_type=String(16), index=True)
+    paper_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    picks: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    message_id: str | None = Field(default=None, max_length=255)
+    attempts: int = 0
+    last_error: str | None = None
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: dt.datetime | None = None
+    sent_at: dt.datetime | None = None
+    updated_at: dt.datetime = Field(default_factory=utcnow)

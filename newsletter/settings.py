@@ -1,0 +1,97 @@
+"""Settings: every knob an operator can turn, read from NEWSLETTER_* variables and `.env`.
+
+The defaults run on one laptop (SQLite file, SMTP on localhost:1025, Redis on
+localhost:6379). Outside development a placeholder secret key is refused,
+because every link in every email is signed with it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-not-secret"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SmtpTls(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    IMPLICIT = "implicit"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSLETTER_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    env: str = "development"
+    database_url: str = "sqlite:///newsletter.db"
+    redis_url: str = "redis://localhost:6379/0"
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 1025
+    smtp_tls: SmtpTls = SmtpTls.NONE
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout: float = 30.0
+
+    # `NEWSLETTER_FROM`: "Name <address>" or a bare address.
+    sender: str = Field("Trending Papers <digest@example.com>", alias="NEWSLETTER_FROM")
+    base_url: str = "http://localhost:8000"
+    postal_address: str = "Trending Papers, 1 Example Street, 00000 Example City"
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    list_id: str = "trending-papers"
+
+    issue_size: int = Field(10, ge=1, le=50)
+    window_days: int = Field(7, ge=1, le=31)
+
+    hf_api_url: str = "https://huggingface.co/api/daily_papers"
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    arxiv_delay_seconds: float = 3.0
+    http_timeout: float = 20.0
+    http_retries: int = 4
+    http_backoff_seconds: float = 1.0
+
+    @field_validator("sender")
+    @classmethod
+    def _sender_is_an_address(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        _, address = parseaddr(value)
+        try:
+            validate_email(address, check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise ValueError(f"NEWSLETTER_FROM is not a valid sender: {exc}") from exc
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.env != "development" and self.secret_key.get_secret_value() in ("", DEV_SECRET):
+            raise ValueError("NEWSLETTER_SECRET_KEY must be set outside development")
+        return self
+
+    @property
+    def sender_address(self) -> str:
+        from email.utils import parseaddr
+
+        return parseaddr(self.sender)[1]
+
+    @property
+    def sender_domain(self) -> str:
+        return self.sender_address.rpartition("@")[2] or "localhost"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,155 @@
+"""Readers: validated, normalised addresses and topic lists; created or updated, never twice."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+from sqlmodel import Session, col, select
+
+from newsletter.models import Delivery, Subscriber, SubscriberStatus, utcnow
+from newsletter.text import one_line, tokens
+
+MAX_TOPICS = 50
+MAX_TOPIC_LEN = 200
+
+
+class InvalidInput(ValueError):
+    """Input a reader or operator can fix; the message is shown to them as is."""
+
+
+def normalise_email(raw: str) -> str:
+    if len(raw) > 320:
+        raise InvalidInput("invalid email address: longer than 320 characters")
+    try:
+        info = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"invalid email address {one_line(raw, 80)!r}: {exc}") from exc
+    # RFC 5321 lets the local part be case-sensitive, but no mailbox provider treats it so;
+    # folding it too is what stops "Ada@" and "ada@" from being two subscriptions.
+    return info.normalized.lower()
+
+
+def clean_topics(raw: Iterable[str]) -> list[str]:
+    """Trim, de-duplicate (case-insensitively) and check a topic list; order is kept."""
+    topics: list[str] = []
+    seen: set[str] = set()
+    for value in raw:
+        topic = one_line(value, MAX_TOPIC_LEN + 1)
+        if not topic:
+            raise InvalidInput("empty topic: every topic needs at least one word")
+        if len(topic) > MAX_TOPIC_LEN:
+            raise InvalidInput(f"topic too long (over {MAX_TOPIC_LEN} characters): {topic[:40]}...")
+        if not tokens(topic):
+            raise InvalidInput(f"topic {topic!r} has no searchable words")
+        if topic.casefold() not in seen:
+            seen.add(topic.casefold())
+            topics.append(topic)
+    if not topics:
+        raise InvalidInput("at least one topic is required")
+    if len(topics) > MAX_TOPICS:
+        raise InvalidInput(f"too many topics ({len(topics)}); the limit is {MAX_TOPICS}")
+    return topics
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(f"unknown timezone {one_line(name, 60)!r}") from exc
+    return name
+
+
+def get_by_email(email: str, *, session: Session) -> Subscriber | None:
+    return session.exec(select(Subscriber).where(Subscriber.email == email)).first()
+
+
+def upsert(
+    email: str,
+    topics: Iterable[str],
+    *,
+    session: Session,
+    confirmed: bool = False,
+    timezone: str | None = None,
+) -> Subscriber:
+    """Create the reader, or update the topics (and zone) of the one with that address."""
+    address, cleaned = normalise_email(email), clean_topics(topics)
+    zone = check_timezone(timezone) if timezone else None
+    reader = get_by_email(address, session=session) or Subscriber(email=address)
+    reader.topics = cleaned
+    if zone:
+        reader.timezone = zone
+    if confirmed and reader.status != SubscriberStatus.CONFIRMED:
+        reader.status, reader.confirmed_at = SubscriberStatus.CONFIRMED, utcnow()
+    session.add(reader)
+    session.flush()
+    return reader
+
+
+def set_topics(email: str, topics: Iterable[str], *, session: Session) -> Subscriber:
+    reader = _existing(email, session=session)
+    reader.topics = clean_topics(topics)
+    session.add(reader)
+    return reader
+
+
+def remove(email: str, *, session: Session) -> None:
+    """Delete a reader and their delivery history (an operator's erase, not an unsubscribe)."""
+    reader = _existing(email, session=session)
+    for delivery in session.exec(select(Delivery).where(Delivery.subscriber_id == reader.id)):
+        session.delete(delivery)
+    session.delete(reader)
+
+
+def listing(*, session: Session, status: SubscriberStatus | None = None) -> list[Subscriber]:
+    query = select(Subscriber).order_by(col(Subscriber.id))
+    if status:
+        query = query.where(Subscriber.status == status)
+    return list(session.exec(query))
+
+
+@dataclass
+class CsvRow:
+    line: int
+    email: str
+    topics: list[str]
+
+
+def read_csv(text: str) -> list[CsvRow]:
+    """Parse and validate the whole file first, so one bad row imports nothing."""
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or {"email", "topics"} - {f.strip() for f in reader.fieldnames}:
+        raise InvalidInput("CSV must have a header row with the columns email and topics")
+    rows = []
+    for row in reader:
+        line = reader.line_num
+        try:
+            raw_topics = (row.get("topics") or "").split(";")
+            rows.append(
+                CsvRow(line, normalise_email(row.get("email") or ""), clean_topics(raw_topics))
+            )
+        except InvalidInput as exc:
+            raise InvalidInput(f"line {line}: {exc}") from exc
+    return rows
+
+
+def import_rows(rows: list[CsvRow], *, session: Session, confirmed: bool) -> tuple[int, int]:
+    """Returns (added, updated)."""
+    added = updated = 0
+    for row in rows:
+        existed = get_by_email(row.email, session=session) is not None
+        upsert(row.email, row.topics, session=session, confirmed=confirmed)
+        updated += existed
+        added += not existed
+    return added, updated
+
+
+def _existing(email: str, *, session: Session) -> Subscriber:
+    reader = get_by_email(normalise_email(email), session=session)
+    if reader is None:
+        raise InvalidInput(f"no subscriber with the address {email.strip()!r}")
+    return reader

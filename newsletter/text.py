@@ -1,0 +1,128 @@
+"""Text normalisation shared by ingest, matching and rendering.
+
+`one_line` makes feed text safe to put on one line (titles, names, subjects):
+newlines and control characters from a feed must never reach a header.
+`tokens` turns prose into stems so "Evaluating" meets "evaluation" and
+"pre-training" meets "pretraining".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+
+_WS = re.compile(r"\s+")
+_WORD = re.compile(r"[a-z0-9]+")
+_VOWEL = re.compile(r"[aeiouy]")
+_stemmer = Stemmer.Stemmer("english")
+
+# Words that carry no topic on their own; dropped from topics and texts alike
+# so that "mixture of experts" and "mixture-of-experts" become the same stems.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "our",
+        "that",
+        "the",
+        "their",
+        "this",
+        "to",
+        "via",
+        "we",
+        "what",
+        "when",
+        "which",
+        "with",
+        "within",
+    ]
+)
+
+# British spellings folded to American before stemming.
+_SPELLING = {
+    "optimisation": "optimization",
+    "optimise": "optimize",
+    "generalisation": "generalization",
+    "tokenisation": "tokenization",
+    "tokeniser": "tokenizer",
+    "normalisation": "normalization",
+    "regularisation": "regularization",
+    "quantisation": "quantization",
+    "modelling": "modeling",
+    "behaviour": "behavior",
+    "visualisation": "visualization",
+    "summarisation": "summarization",
+    "recognise": "recognize",
+    "colour": "color",
+    "analyse": "analyze",
+    "organisation": "organization",
+    "centre": "center",
+}
+
+
+def one_line(value: object, max_len: int = 1000) -> str:
+    """Collapse whitespace, drop control characters, trim to `max_len`."""
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in str(value or ""))
+    return _WS.sub(" ", text).strip()[:max_len]
+
+
+def fold(text: str) -> str:
+    """Lowercase and strip accents, so "Café" and "cafe" compare equal."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    # The stemmer leaves vowel-less plurals alone ("llms"); fold them to the singular.
+    if len(word) > 2 and word.endswith("s") and not _VOWEL.search(word[:-1]):
+        word = word[:-1]
+    return str(_stemmer.stemWord(_SPELLING.get(word, word)))
+
+
+# Bound prefixes written joined, hyphenated or apart ("pre-training", "pre training",
+# "pretraining") are joined to the next word so all three spellings are one word.
+_PREFIXES = frozenset(
+    ["pre", "post", "multi", "semi", "non", "co", "re", "sub", "inter", "meta", "fine"]
+)
+
+
+def words(text: str) -> list[str]:
+    """Folded words, split on punctuation, with bound prefixes joined to their word."""
+    out: list[str] = []
+    pending = ""
+    for word in _WORD.findall(fold(text)):
+        if word in _PREFIXES:
+            pending += word
+            continue
+        out.append(pending + word)
+        pending = ""
+    if pending:
+        out.append(pending)
+    return out
+
+
+def tokens(text: str) -> list[str]:
+    """Stems of the content words of `text`, in order."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS]

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The demo on embedded defaults: a virtualenv, the SQLite database, the bundled sample
+# papers (real Daily Papers of 2026-05-12), a few readers, and a dry run into ./outbox/.
+# Nothing is sent and no network is needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e . 2>&1 | grep -v '^WARNING: Location' || true
+nl=.venv/bin/newsletter
+
+$nl db upgrade
+$nl ingest sample
+$nl subscribers add ada@example.com --topic "LLM evaluation" --topic "mixture of experts" --confirmed
+$nl subscribers add bob@example.org --topic "agents" --topic "reinforcement learning" --confirmed
+$nl subscribers add chen@example.net --topic "diffusion models" --topic "video generation" --confirmed
+$nl subscribers add dana@example.com --topic "RAG" --topic "long context" --confirmed
+$nl subscribers add eve@example.org --topic "protein folding" --confirmed
+rm -rf outbox
+$nl send --dry-run --issue-date 2026-05-12 --out outbox/
+
+echo
+echo "The digests are in $(pwd)/outbox/ (.eml to open in a mail client, .html for a browser)."
+echo "Nothing was sent and the database was not changed by the dry run."

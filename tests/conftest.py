@@ -1,0 +1,226 @@
+"""Shared fixtures: real SQLite and PostgreSQL databases, a real SMTP server (aiosmtpd),
+a local HTTP server standing in for the outside APIs, and settings wired to them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from newsletter import db
+from newsletter.settings import Settings, get_settings
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+if not REAL.is_dir():  # CI lays shared/ beside the clone; allow an override elsewhere
+    REAL = Path(os.environ.get("NEWSLETTER_REAL_DATA", REAL))
+PG_ADMIN_URL = os.environ.get(
+    "NEWSLETTER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+TABLES = ("delivery", "issue", "paper", "subscriber")
+
+
+# --- databases ---------------------------------------------------------------------------
+
+
+def _pg_admin() -> psycopg.Connection:
+    url = make_url(PG_ADMIN_URL)
+    try:
+        return psycopg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
+            dbname=url.database,
+            autocommit=True,
+            connect_timeout=5,
+        )
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is needed at {PG_ADMIN_URL} (set NEWSLETTER_TEST_PG_URL): {exc}")
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A freshly migrated database of each kind; the whole suite runs once per kind."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        db.upgrade(url)
+        yield url
+        db.get_engine(url).dispose()
+        return
+    name = f"newsletter_test_{uuid.uuid4().hex[:10]}"
+    with _pg_admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    db.upgrade(url)
+    yield url
+    db.get_engine(url).dispose()
+    with _pg_admin() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def settings(
+    database_url: str, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """Settings from the environment, as the CLI reads them, on an emptied database."""
+    env = {
+        "NEWSLETTER_DATABASE_URL": database_url,
+        "NEWSLETTER_SMTP_HOST": "127.0.0.1",
+        "NEWSLETTER_SMTP_PORT": str(smtp.port),
+        "NEWSLETTER_FROM": "Trending Papers <digest@papers.example.com>",
+        "NEWSLETTER_BASE_URL": "https://papers.example.com",
+        "NEWSLETTER_SECRET_KEY": "test-secret-key",
+        "NEWSLETTER_HTTP_BACKOFF_SECONDS": "0.01",
+        "NEWSLETTER_ARXIV_DELAY_SECONDS": "0",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    with db.get_engine(database_url).begin() as conn:
+        for table in TABLES:
+            conn.execute(text(f"DELETE FROM {table}"))
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def session(settings: Settings) -> Iterator[Session]:
+    with Session(db.get_engine(settings.database_url), expire_on_commit=False) as s:
+        yield s
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- SMTP --------------------------------------------------------------------------------
+
+
+@dataclass
+class SmtpServer:
+    """Messages received, and replies to give: {address: "550 ..."} at RCPT or DATA."""
+
+    port: int = 0
+    received: list[tuple[str, EmailMessage]] = field(default_factory=list)
+    refuse_rcpt: dict[str, str] = field(default_factory=dict)
+    refuse_data: dict[str, str] = field(default_factory=dict)
+    connections: int = 0
+
+    def messages_to(self, address: str) -> list[EmailMessage]:
+        return [m for to, m in self.received if to == address]
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address in self.refuse_rcpt:
+            return self.refuse_rcpt[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        to = envelope.rcpt_tos[0]
+        if to in self.refuse_data:
+            return self.refuse_data[to]
+        msg = message_from_bytes(envelope.original_content, policy=policy.default)
+        self.received.append((to, msg))  # type: ignore[arg-type]
+        return "250 Message accepted"
+
+
+@pytest.fixture(scope="session")
+def _smtp_controller() -> Iterator[tuple[Controller, SmtpServer]]:
+    handler = SmtpServer(port=free_port())
+    controller = Controller(handler, hostname="127.0.0.1", port=handler.port)
+    controller.start()
+    yield controller, handler
+    controller.stop()
+
+
+@pytest.fixture
+def smtp(_smtp_controller: tuple[Controller, SmtpServer]) -> SmtpServer:
+    _, handler = _smtp_controller
+    handler.received.clear()
+    handler.refuse_rcpt.clear()
+    handler.refuse_data.clear()
+    handler.connections = 0
+    return handler
+
+
+# --- the outside internet, played back from real captured responses ---------------------
+
+
+@dataclass
+class FakeWeb:
+    """Serves canned bodies by path and query; `fail_first` answers 503 that many times."""
+
+    url: str = ""
+    routes: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    fail_first: int = 0
+    requests: list[str] = field(default_factory=list)
+
+    def add(self, path: str, body: bytes, **query: str) -> None:
+        self.routes[(path, _query_key(query))] = body
+
+
+def _query_key(query: dict[str, Any]) -> str:
+    return "&".join(f"{k}={v}" for k, v in sorted(query.items()))
+
+
+@pytest.fixture
+def web() -> Iterator[FakeWeb]:
+    fake = FakeWeb()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            fake.requests.append(self.path)
+            if fake.fail_first > 0:
+                fake.fail_first -= 1
+                self.send_response(503)
+                self.end_headers()
+                return
+            parsed = urlparse(self.path)
+            query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+            body = fake.routes.get((parsed.path, _query_key(query)))
+            if body is None:
+                body = fake.routes.get((parsed.path, "*"), b"[]")
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield fake
+    server.shutdown()
+    server.server_close()

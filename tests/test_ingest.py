@@ -1,0 +1,239 @@
+"""Ingest on every real captured response, upserts, bad items and bad files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import Session, func, select
+
+from newsletter.cli import cli
+from newsletter.ingest import FeedError, files, store
+from newsletter.models import Paper
+from tests.conftest import REAL, FakeWeb
+
+EXPECTED = {
+    "hf_daily_papers_2025-03-12.json": 23,
+    "hf_daily_papers_2025-10-14.json": 39,
+    "hf_daily_papers_2026-05-12.json": 50,
+    "hf_daily_papers_2026-08-10.json": 21,
+    "arxiv_api_query_cat_cs.AI_2026-04-22.atom.xml": 50,
+    "arxiv_rss_stat_2024-03-26.xml": 123,
+}
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def paper_count(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Paper)).one()
+
+
+def test_every_real_file_is_in_the_expectations() -> None:
+    assert sorted(p.name for p in REAL.iterdir() if p.suffix != ".md") == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_real_file_parses_completely(name: str) -> None:
+    parsed = files.parse_file(REAL / name)
+    assert parsed.skipped == []
+    assert len(parsed.records) == EXPECTED[name]
+    for record in parsed.records:
+        assert record.title and "\n" not in record.title
+        assert record.abstract and "\n" not in record.abstract
+        assert record.authors, record.arxiv_id
+
+
+def test_hf_fields_are_carried(session: Session) -> None:
+    parsed = files.parse_file(REAL / "hf_daily_papers_2026-05-12.json")
+    first = parsed.records[0]
+    assert (first.arxiv_id, first.upvotes, first.featured_on) == (
+        "2605.09063",
+        50,
+        dt.date(2026, 5, 12),
+    )
+    assert first.ai_summary and first.ai_keywords
+    assert any(
+        r.github_url and r.github_url.startswith("https://github.com/") for r in parsed.records
+    )
+
+
+def test_arxiv_atom_fields() -> None:
+    record = files.parse_file(REAL / "arxiv_api_query_cat_cs.AI_2026-04-22.atom.xml").records[0]
+    assert record.arxiv_id == "2604.19485"  # version suffix stripped
+    assert record.title.startswith("EVPO: Explained Variance Policy Optimization")
+    assert record.categories[:2] == ["cs.LG", "cs.AI"]
+    assert record.featured_on == dt.date(2026, 4, 21)
+
+
+def test_ingest_file_twice_adds_nothing_and_updates_upvotes(settings, session, tmp_path) -> None:
+    path = REAL / "hf_daily_papers_2026-08-10.json"
+    assert run("ingest", "file", str(path))[0] == 0
+    assert paper_count(session) == 21
+    data = json.loads(path.read_text())
+    data[0]["paper"]["upvotes"] = 999
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps(data))
+    code, out = run("ingest", "file", str(changed), "--json")
+    assert code == 0, out
+    assert json.loads(out) == {"added": 0, "updated": 1, "unchanged": 20, "skipped": []}
+    assert paper_count(session) == 21
+    paper = session.exec(select(Paper).where(Paper.arxiv_id == data[0]["paper"]["id"])).one()
+    assert paper.upvotes == 999
+
+
+def test_all_real_files_ingest_through_the_cli(settings, session) -> None:
+    for name in sorted(EXPECTED):
+        code, out = run("ingest", "file", str(REAL / name))
+        assert code == 0, out
+    assert paper_count(session) == sum(EXPECTED.values())
+
+
+def test_malformed_items_are_skipped_counted_and_named(settings, session, tmp_path) -> None:
+    data = json.loads((REAL / "hf_daily_papers_2026-08-10.json").read_text())[:3]
+    data.append({"paper": {"id": "2608.99999", "title": None, "summary": "x"}})
+    data.append({"paper": {"id": "not-an-id", "title": "T", "summary": "S"}})
+    data.append("just a string")
+    data[0]["paper"]["title"] = "<script>alert(1)</script>\r\nInjected: header"
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps(data))
+    code, out = run("ingest", "file", str(path))
+    assert code == 0, out
+    assert "added 3, updated 0, unchanged 0, skipped 3" in out
+    assert "2608.99999" in out and "not-an-id" in out and "item 5 (no id)" in out
+    titles = session.exec(select(Paper.title)).all()
+    assert "<script>alert(1)</script> Injected: header" in titles
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'[{"paper": ', b"<feed><entry>", b"hello", b"", b"<html><body>not a feed</body></html>"],
+)
+def test_unparseable_file_is_one_error_and_writes_nothing(
+    settings, session, tmp_path, content
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    code, out = run("ingest", "file", str(path))
+    assert code == 1
+    assert out.startswith("Error: ") and out.count("\n") == 1, out
+    assert paper_count(session) == 0
+
+
+def test_missing_file_is_one_error(settings) -> None:
+    code, out = run("ingest", "file", "/nonexistent/papers.json")
+    assert code == 1 and "cannot read" in out
+
+
+def test_jsonl_of_daily_papers_items(settings, session, tmp_path) -> None:
+    items = json.loads((REAL / "hf_daily_papers_2025-03-12.json").read_text())
+    lines = [json.dumps(i) for i in items[:5]] + ["{broken", json.dumps(items[5])]
+    path = tmp_path / "papers.jsonl"
+    path.write_text("\n".join(lines))
+    code, out = run("ingest", "file", str(path), "--featured-on", "2025-03-12")
+    assert code == 0, out
+    assert "added 6" in out and "line 6: invalid JSON" in out
+    days = set(session.exec(select(Paper.featured_on)).all())
+    assert days == {dt.date(2025, 3, 12)}
+
+
+def test_duplicate_ids_in_one_feed_are_stored_once(settings, session) -> None:
+    items = json.loads((REAL / "hf_daily_papers_2025-10-14.json").read_text())
+    parsed = files.parse_bytes(json.dumps(items + items[:4]).encode())
+    assert len(parsed.records) == 43
+    report = store.upsert(parsed, session=session)
+    session.commit()
+    assert report.added == 39 and paper_count(session) == 39
+
+
+def test_hostile_xml_is_refused() -> None:
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        b'<!ENTITY lol2 "&lol;&lol;&lol;">]><feed>&lol2;</feed>'
+    )
+    with pytest.raises(FeedError):
+        files.parse_bytes(bomb)
+
+
+def test_hf_api_with_retry_after_503(settings, session, web: FakeWeb, monkeypatch) -> None:
+    web.add(
+        "/api/daily_papers",
+        (REAL / "hf_daily_papers_2026-05-12.json").read_bytes(),
+        date="2026-05-12",
+    )
+    web.fail_first = 2
+    monkeypatch.setenv("NEWSLETTER_HF_API_URL", f"{web.url}/api/daily_papers")
+    from newsletter.settings import get_settings
+
+    get_settings.cache_clear()
+    code, out = run("ingest", "hf", "--date", "2026-05-12")
+    assert code == 0, out
+    assert "added 50" in out
+    assert len(web.requests) == 3
+    assert paper_count(session) == 50
+
+
+def test_hf_api_down_is_one_error_and_writes_nothing(settings, session, web, monkeypatch) -> None:
+    web.fail_first = 100
+    monkeypatch.setenv("NEWSLETTER_HF_API_URL", f"{web.url}/api/daily_papers")
+    monkeypatch.setenv("NEWSLETTER_HTTP_RETRIES", "2")
+    from newsletter.settings import get_settings
+
+    get_settings.cache_clear()
+    code, out = run("ingest", "hf", "--week", "2026-W20")
+    assert code == 1
+    assert "failed after 3 attempts (HTTP 503)" in out
+    assert paper_count(session) == 0
+
+
+def test_hf_week_fetches_each_day(settings, session, web, monkeypatch) -> None:
+    for day, name in (("2026-05-12", "hf_daily_papers_2026-05-12.json"),):
+        web.add("/api/daily_papers", (REAL / name).read_bytes(), date=day)
+    monkeypatch.setenv("NEWSLETTER_HF_API_URL", f"{web.url}/api/daily_papers")
+    from newsletter.settings import get_settings
+
+    get_settings.cache_clear()
+    code, out = run("ingest", "hf", "--week", "2026-W20", "--json")
+    assert code == 0, out
+    asked = sorted(r.split("date=")[1] for r in web.requests)
+    assert asked == [f"2026-05-{d}" for d in range(11, 18)]
+    assert json.loads(out)["added"] == 50
+
+
+def test_arxiv_api_pages_until_the_window(settings, session, web, monkeypatch) -> None:
+    web.routes[("/api/query", "*")] = (
+        REAL / "arxiv_api_query_cat_cs.AI_2026-04-22.atom.xml"
+    ).read_bytes()
+    monkeypatch.setenv("NEWSLETTER_ARXIV_API_URL", f"{web.url}/api/query")
+    from newsletter.settings import get_settings
+
+    get_settings.cache_clear()
+    client_settings = get_settings()
+    from newsletter.ingest import arxiv
+    from newsletter.ingest.http import make_client
+
+    with make_client(client_settings) as client:
+        parsed = arxiv.fetch(
+            client,
+            ["cs.AI", "cs.CL"],
+            since=dt.date(2026, 4, 1),
+            max_results=300,
+            settings=client_settings,
+        )
+    # A page shorter than the page size is the last one.
+    assert len(web.requests) == 1
+    assert "search_query=cat%3AcS.AI".lower() in web.requests[0].lower()
+    assert len(parsed.records) == 50
+
+
+def test_file_too_large_is_refused(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(files, "MAX_BYTES", 10)
+    path = tmp_path / "big.json"
+    path.write_text("[" + " " * 20 + "]")
+    with pytest.raises(FeedError, match="larger than"):
+        files.parse_file(path)

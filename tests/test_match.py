@@ -1,0 +1,144 @@
+"""Matching: phrases, abbreviations, stems, thresholds and the reason given for each pick."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+from newsletter.ingest import files
+from newsletter.match import Matcher, compile_topic
+from newsletter.models import Paper
+from tests.conftest import REAL
+
+DAY = dt.date(2026, 5, 12)
+_ids = itertools.count(1)
+
+
+def paper(
+    title: str, abstract: str = "We study things.", upvotes: int = 1, day: dt.date = DAY
+) -> Paper:
+    n = next(_ids)
+    return Paper(
+        id=n,
+        arxiv_id=f"2605.{n:05d}",
+        title=title,
+        abstract=abstract,
+        authors=["A"],
+        featured_on=day,
+        upvotes=upvotes,
+        source="hf",
+    )
+
+
+def titles(matcher: Matcher, *topics: str, exclude: frozenset[int] = frozenset()) -> list[str]:
+    return [p.paper.title for p in matcher.picks(topics, limit=10, exclude=set(exclude))]
+
+
+def test_llm_evaluation_finds_evaluating_large_language_models() -> None:
+    m = Matcher(
+        [
+            paper("Evaluating Large Language Models on Long Documents"),
+            paper("A Survey of Protein Folding"),
+        ],
+        window_end=DAY,
+    )
+    assert titles(m, "LLM evaluation") == ["Evaluating Large Language Models on Long Documents"]
+
+
+def test_mixture_of_experts_is_a_phrase_not_the_word_experts() -> None:
+    m = Matcher(
+        [
+            paper("Asking Domain Experts to Label Data", "Experts annotate a data mixture."),
+            paper("Sparse Mixture-of-Experts at Scale", "A MoE layer with many experts."),
+            paper("Efficient MoE Routing", "We route tokens."),
+        ],
+        window_end=DAY,
+    )
+    assert set(titles(m, "mixture of experts")) == {
+        "Sparse Mixture-of-Experts at Scale",
+        "Efficient MoE Routing",
+    }
+
+
+def test_rag_is_a_whole_word() -> None:
+    m = Matcher(
+        [
+            paper("Leveraging Average Storage", "leveraging averages and storage"),
+            paper("Better Retrieval-Augmented Generation", "A RAG pipeline."),
+        ],
+        window_end=DAY,
+    )
+    assert titles(m, "RAG") == ["Better Retrieval-Augmented Generation"]
+
+
+def test_spelling_variants_meet() -> None:
+    m = Matcher(
+        [
+            paper("Continued Pre-training for Code"),
+            paper("Quantisation of Transformers"),
+            paper("Recommendation Systems with LLMs"),
+        ],
+        window_end=DAY,
+    )
+    assert titles(m, "continual pretraining") == ["Continued Pre-training for Code"]
+    assert titles(m, "continued pre training") == ["Continued Pre-training for Code"]
+    assert titles(m, "quantization") == ["Quantisation of Transformers"]
+    assert titles(m, "recommender systems") == ["Recommendation Systems with LLMs"]
+
+
+def test_title_hit_ranks_above_abstract_hit_and_upvotes_break_ties() -> None:
+    in_abstract = paper("A Study of Routing", "We analyse diffusion models in depth.", upvotes=40)
+    in_title = paper("Diffusion Models for Audio", "We generate audio.", upvotes=40)
+    m = Matcher([in_abstract, in_title], window_end=DAY)
+    assert titles(m, "diffusion models") == [in_title.title, in_abstract.title]
+
+
+def test_passing_mention_of_one_word_of_a_phrase_is_not_a_match() -> None:
+    m = Matcher(
+        [
+            paper(
+                "Graph Learning",
+                "We learn on graphs from social networks, citations "
+                "and protein interactions, then evaluate on ten benchmarks with a new "
+                "training recipe that avoids folding batch norm layers.",
+            )
+        ],
+        window_end=DAY,
+    )
+    assert m.picks(["protein folding"], limit=10) == []
+    assert m.picks(["graphs"], limit=10)
+
+
+def test_already_sent_papers_are_excluded_and_limit_holds() -> None:
+    papers = [paper(f"Agents part {i}", upvotes=i) for i in range(15)]
+    m = Matcher(papers, window_end=DAY)
+    assert len(m.picks(["agents"], limit=10)) == 10
+    sent = {p.id for p in papers[:5] if p.id}
+    picked = {p.paper.id for p in m.picks(["agents"], limit=20, exclude=sent)}
+    assert picked and not picked & sent
+
+
+def test_why_names_every_matching_topic_and_where() -> None:
+    m = Matcher(
+        [paper("RLHF for Agents", "reinforcement learning from human feedback")], window_end=DAY
+    )
+    [pick] = m.picks(["agents", "RLHF", "protein folding"], limit=10)
+    assert "“RLHF” in the title and abstract" in pick.why
+    assert "“agents” in the title" in pick.why
+    assert "protein" not in pick.why
+
+
+def test_topic_with_no_words_compiles_to_nothing() -> None:
+    assert compile_topic("of the") == ()
+
+
+def test_real_week_best_first_and_relevant() -> None:
+    records = files.parse_file(REAL / "hf_daily_papers_2026-05-12.json").records
+    papers = [Paper(id=i, **r.__dict__) for i, r in enumerate(records, start=1)]
+    m = Matcher(papers, window_end=DAY)
+    picks = m.picks(["mixture of experts"], limit=10)
+    assert picks, "the sample week has MoE papers"
+    for pick in picks:
+        text = (pick.paper.title + pick.paper.abstract).lower()
+        assert "mixture-of-experts" in text or "moe" in text or "mixture of experts" in text
+    assert [p.score for p in picks] == sorted((p.score for p in picks), reverse=True)

@@ -1,0 +1,111 @@
+"""Rendering: escaping of hostile titles, one-line subjects, non-ASCII, both parts alike."""
+
+from __future__ import annotations
+
+import datetime as dt
+from html.parser import HTMLParser
+
+from newsletter import message, render
+from newsletter.match import Pick, TopicHit
+from newsletter.models import Paper
+from newsletter.settings import Settings
+
+
+class _Collect(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.links: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.links += [v or "" for k, v in attrs if k == "href"]
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _pick(
+    title: str,
+    authors: list[str],
+    abstract: str = "First sentence. Second one.",
+    github: str | None = None,
+) -> Pick:
+    p = Paper(
+        id=1,
+        arxiv_id="2605.00001",
+        title=title,
+        abstract=abstract,
+        authors=authors,
+        featured_on=dt.date(2026, 5, 12),
+        upvotes=7,
+        source="hf",
+        github_url=github,
+    )
+    return Pick(p, 0.9, [TopicHit("agents", 2.0, "title")])
+
+
+def _render(*picks: Pick) -> render.Rendered:
+    links = render.Links(manage="https://x.example/manage/T", unsubscribe="https://x.example/u/T")
+    return render.digest(
+        picks=list(picks),
+        email="ada@example.com",
+        topics=["agents"],
+        week="2026-W20",
+        links=links,
+        postal_address="1 Main St",
+    )
+
+
+def test_script_in_title_is_text_not_markup() -> None:
+    rendered = _render(_pick('<script>alert("x")</script><img src=x onerror=alert(1)>', ["Ann"]))
+    parsed = _Collect()
+    parsed.feed(rendered.html)
+    assert "script" not in parsed.tags and "img" not in parsed.tags
+    assert any('<script>alert("x")</script>' in t for t in parsed.text)
+    assert '<script>alert("x")</script>' in rendered.text  # plain text stays readable
+
+
+def test_authors_first_three_then_et_al_and_non_ascii() -> None:
+    rendered = _render(_pick("Title", ["Zoë Ångström", "李雷", "José", "Fourth"]))
+    assert "Zoë Ångström, 李雷, José et al." in rendered.text
+    assert "Zoë Ångström, 李雷, José et al." in rendered.html
+
+
+def test_tldr_is_first_sentence_without_ai_summary() -> None:
+    assert render.tldr(None, "We propose X. It is good.") == "We propose X."
+    assert render.tldr("An AI summary.", "We propose X. It is good.") == "An AI summary."
+
+
+def test_subject_counts_and_names_top_paper_on_one_line() -> None:
+    rendered = _render(_pick("Line one\nBcc: victim@example.com", ["A"]), _pick("Other", ["B"]))
+    assert rendered.subject == "2 trending papers for you: Line one Bcc: victim@example.com"
+    long = _render(_pick("word " * 100, ["A"]))
+    assert len(long.subject) <= render.SUBJECT_MAX and long.subject.endswith("…")
+
+
+def test_links_only_http_and_code_link_when_known() -> None:
+    rendered = _render(_pick("T", ["A"], github="https://github.com/a/b"))
+    parsed = _Collect()
+    parsed.feed(rendered.html)
+    assert "https://github.com/a/b" in parsed.links
+    assert "https://arxiv.org/abs/2605.00001" in parsed.links
+    assert "https://arxiv.org/pdf/2605.00001" in parsed.links
+    assert "https://x.example/u/T" in parsed.links
+    assert all(link.startswith("https://") for link in parsed.links)
+
+
+def test_message_is_multipart_alternative_text_first() -> None:
+    settings = Settings(secret_key="k", sender="Papers <digest@papers.example.com>")
+    msg = message.build(
+        _render(_pick("T", ["A"])),
+        settings=settings,
+        to="ada@example.com",
+        msg_id=message.message_id(settings, "2026-W20", 5),
+        unsubscribe_url="https://x.example/u/T",
+    )
+    assert msg.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    assert msg["Message-ID"] == "<digest.2026-W20.5@papers.example.com>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
