@@ -124,6 +124,7 @@ class SmtpServer:
     received: list[tuple[str, EmailMessage]] = field(default_factory=list)
     refuse_rcpt: dict[str, str] = field(default_factory=dict)
     refuse_data: dict[str, str] = field(default_factory=dict)
+    drop_once: set[str] = field(default_factory=set)  # hang up at DATA, once per address
     connections: int = 0
 
     def messages_to(self, address: str) -> list[EmailMessage]:
@@ -146,6 +147,10 @@ class SmtpServer:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         to = envelope.rcpt_tos[0]
+        if to in self.drop_once:
+            self.drop_once.discard(to)
+            server.transport.close()
+            return "421 closing"
         if to in self.refuse_data:
             return self.refuse_data[to]
         msg = message_from_bytes(envelope.original_content, policy=policy.default)
@@ -168,6 +173,7 @@ def smtp(_smtp_controller: tuple[Controller, SmtpServer]) -> SmtpServer:
     handler.received.clear()
     handler.refuse_rcpt.clear()
     handler.refuse_data.clear()
+    handler.drop_once.clear()
     handler.connections = 0
     return handler
 

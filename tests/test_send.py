@@ -199,7 +199,27 @@ def test_smtp_down_is_one_line_and_loses_nothing(week, smtp, settings, monkeypat
     assert len(smtp.received) == 2
 
 
-def test_send_to_one_reader_with_limit(week, smtp, settings) -> None:
+def test_dropped_connection_reconnects_and_sends_once(week, smtp, settings) -> None:
+    smtp.drop_once.update({"ada@example.com", "bob@example.org"})
+    code, out = run("send", "--issue-date", WEEK_DATE, "--json")
+    assert code == 0, out
+    assert json.loads(out)["sent"] == 2
+    assert sorted(to for to, _ in smtp.received) == ["ada@example.com", "bob@example.org"]
+    assert smtp.connections == 3  # the first, and one reconnect per drop
+
+
+def test_limit_leaves_the_rest_pending(week, smtp, settings) -> None:
+    code, out = run("send", "--issue-date", WEEK_DATE, "--limit", "1", "--json")
+    assert code == 0, out
+    assert json.loads(out)["planned"] == 1
+    statuses = sorted(d.status for d in deliveries(week).values())
+    assert statuses.count(DeliveryStatus.PENDING) == 2
+    code, out = run("send", "--issue-date", WEEK_DATE, "--json")
+    assert json.loads(out)["planned"] == 2
+    assert not [d for d in deliveries(week).values() if d.status == DeliveryStatus.PENDING]
+
+
+def test_send_to_one_reader(week, smtp, settings) -> None:
     code, out = run("send", "--issue-date", WEEK_DATE, "--to", "Bob@Example.org", "--json")
     assert code == 0, out
     assert [to for to, _ in smtp.received] == ["bob@example.org"]
@@ -227,7 +247,7 @@ def test_dry_run_changes_nothing_and_opens_no_smtp(week, smtp, settings, tmp_pat
     assert _db_fingerprint(settings, week) == before
     assert smtp.connections == 0 and smtp.received == []
     assert "ada@example.com" in out and "bob@example.org" in out and "zoe@example.net" in out
-    assert "planned=3 sent=2 skipped=1" in out
+    assert "planned=3 would_send=2 skipped=1" in out
     emls = sorted(p.name for p in out_dir.glob("*.eml"))
     assert emls == ["0001-ada@example.com.eml", "0002-bob@example.org.eml"]
     assert len(list(out_dir.glob("*.html"))) == 2

@@ -113,7 +113,13 @@ def _report(summary: campaign.Summary, *, dry_run: bool, out: Path | None, as_js
         for row in summary.rows:
             table.add_row(*(str(row[k]) for k in ("email", "papers", "subject", "top", "why")))
         Console(width=200 if not is_tty() else None).print(table)
-    click.echo(" ".join(f"{k}={v}" for k, v in counts.items() if k != "dry_run"))
+    line = (
+        f"week={summary.week} planned={summary.planned} would_send={summary.sent} "
+        f"skipped={summary.skipped}"
+        if dry_run
+        else " ".join(f"{k}={v}" for k, v in counts.items() if k != "dry_run")
+    )
+    click.echo(line)
     if out:
         click.echo(f"messages written to {out.resolve()}")
 
