@@ -10,15 +10,17 @@ and the Celery tasks call these same functions.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
 from newsletter import ledger, message, render, tokens
 from newsletter.mailer import Mailer, SendError
 from newsletter.match import Matcher, Pick
 from newsletter.models import Delivery, Issue, Paper, Subscriber, SubscriberStatus
+from newsletter.sendtime import due_date, iso_week
 from newsletter.settings import Settings
 
 NOTHING_MATCHED = "no paper this week matched the reader's topics"
@@ -54,11 +56,6 @@ class Summary:
     failed: int = 0
     retry: int = 0
     rows: list[dict[str, object]] = field(default_factory=list)
-
-
-def iso_week(day: dt.date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 def issue_for(
@@ -135,7 +132,36 @@ def plan(
     ids = [r.id for r in readers(session=session, only=only) if r.id is not None]
     created = ledger.ensure_pending(issue.id, ids, session=session)
     session.commit()
-    return issue, created
+    return issue, len(created)
+
+
+def plan_due(now: dt.datetime, settings: Settings, *, session: Session) -> list[int]:
+    """Pending deliveries for every confirmed reader whose send moment this week has come
+    and who has none for their week's issue yet; one transaction. Returns the new ids."""
+    confirmed = Subscriber.status == SubscriberStatus.CONFIRMED
+    slots = session.exec(
+        select(Subscriber.timezone, Subscriber.send_day, Subscriber.send_hour)
+        .where(confirmed)
+        .distinct()
+    ).all()
+    by_date: dict[dt.date, list[tuple[str, int, int]]] = {}
+    for zone, day, hour in slots:
+        local_date = due_date(now, zone, day, hour, settings.send_grace)
+        if local_date is not None:
+            by_date.setdefault(local_date, []).append((zone, day, hour))
+    new: list[int] = []
+    for local_date, due in sorted(by_date.items()):
+        issue = issue_for(local_date, settings, session=session)
+        assert issue.id is not None
+        ids = session.exec(
+            select(Subscriber.id).where(
+                confirmed,
+                tuple_(Subscriber.timezone, Subscriber.send_day, Subscriber.send_hour).in_(due),
+            )
+        ).all()
+        new += ledger.ensure_pending(issue.id, [i for i in ids if i is not None], session=session)
+    session.commit()
+    return new
 
 
 def deliver(
@@ -145,15 +171,22 @@ def deliver(
     session: Session,
     mailer: Mailer,
     summary: Summary,
+    weeks: Collection[str] | None = None,
     progress: Progress | None = None,
 ) -> None:
-    """Claim, compose, send and record a batch; commits after each message."""
-    batch = ledger.claim(delivery_ids, session=session)
+    """Claim, compose, send and record a batch; commits after each message.
+
+    With `weeks`, only deliveries of those weeks' issues are taken (workers pass the
+    current weeks, so a stale queue never sends a week that is over).
+    """
+    batch = ledger.claim(delivery_ids, session=session, lease=settings.delivery_lease, weeks=weeks)
     if not batch:
         return
-    issue = session.get(Issue, batch[0].issue_id)
-    assert issue is not None
-    matcher = matcher_for(issue, settings, session=session)
+    issues = {
+        i.id: i
+        for i in session.exec(select(Issue).where(col(Issue.id).in_({d.issue_id for d in batch})))
+    }
+    matchers = {i: matcher_for(issue, settings, session=session) for i, issue in issues.items()}
     subscribers = {
         s.id: s
         for s in session.exec(
@@ -167,8 +200,8 @@ def deliver(
             _deliver_one(
                 delivery,
                 reader,
-                issue,
-                matcher,
+                issues[delivery.issue_id],
+                matchers[delivery.issue_id],
                 history,
                 settings,
                 session=session,
@@ -177,7 +210,7 @@ def deliver(
             )
         except SendError as exc:  # the server cannot be reached: stop, keep the rest pending
             for rest in batch[index:]:
-                ledger.release(rest, exc.reply, session=session)
+                ledger.release(rest, exc.reply, session=session, attempted=False)
             summary.retry += len(batch) - index
             raise
         if progress:
@@ -248,7 +281,13 @@ def send(
     issue, _ = plan(issue_date, settings, session=session, only=only)
     assert issue.id is not None
     only_ids = [r.id for r in readers(session=session, only=only) if r.id] if only else None
-    pending = ledger.claimable(issue.id, session=session, subscriber_ids=only_ids, limit=limit)
+    pending = ledger.claimable(
+        issue.id,
+        session=session,
+        lease=settings.delivery_lease,
+        subscriber_ids=only_ids,
+        limit=limit,
+    )
     summary = Summary(week=issue.week, planned=len(pending))
     if not pending:
         return summary

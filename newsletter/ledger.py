@@ -14,24 +14,25 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
-from newsletter.models import Delivery, DeliveryStatus, utcnow
+from newsletter.models import Delivery, DeliveryStatus, Issue, utcnow
 
 LEASE = dt.timedelta(minutes=10)
 MAX_ATTEMPTS = 5
+_CHUNK = 1000
 _ERROR_MAX = 500
 
 
-def ensure_pending(issue_id: int, subscriber_ids: Sequence[int], *, session: Session) -> int:
-    """Create a pending delivery for each reader that has none in this issue; returns how many."""
+def ensure_pending(issue_id: int, subscriber_ids: Sequence[int], *, session: Session) -> list[int]:
+    """Create a pending delivery for each reader that has none in this issue; return their ids."""
     have: set[int] = set()
-    for start in range(0, len(subscriber_ids), 1000):
-        chunk = subscriber_ids[start : start + 1000]
+    for start in range(0, len(subscriber_ids), _CHUNK):
+        chunk = subscriber_ids[start : start + _CHUNK]
         have.update(
             session.exec(
                 select(Delivery.subscriber_id).where(
@@ -39,35 +40,64 @@ def ensure_pending(issue_id: int, subscriber_ids: Sequence[int], *, session: Ses
                 )
             )
         )
-    new = [sid for sid in subscriber_ids if sid not in have]
-    session.add_all(Delivery(issue_id=issue_id, subscriber_id=sid) for sid in new)
+    new = [
+        Delivery(issue_id=issue_id, subscriber_id=sid) for sid in subscriber_ids if sid not in have
+    ]
+    session.add_all(new)
     session.flush()
-    return len(new)
+    return [d.id for d in new if d.id is not None]
 
 
 def claimable(
     issue_id: int,
     *,
     session: Session,
+    lease: dt.timedelta = LEASE,
     subscriber_ids: Iterable[int] | None = None,
     limit: int | None = None,
 ) -> list[int]:
     """Ids of deliveries of the issue that are pending or whose lease ran out."""
-    query = select(Delivery.id).where(Delivery.issue_id == issue_id, _claimable())
+    query = select(Delivery.id).where(Delivery.issue_id == issue_id, _claimable(utcnow(), lease))
     if subscriber_ids is not None:
         query = query.where(col(Delivery.subscriber_id).in_(list(subscriber_ids)))
     return [i for i in session.exec(query.order_by(col(Delivery.id)).limit(limit)) if i]
 
 
-def claim(ids: Sequence[int], *, session: Session) -> list[Delivery]:
+def stale(weeks: Collection[str], *, session: Session, lease: dt.timedelta = LEASE) -> list[int]:
+    """Claimable deliveries of these weeks' issues untouched for a lease: lost from the queue,
+    or claimed by a worker that died. They are safe to enqueue again."""
+    now = utcnow()
+    query = (
+        select(Delivery.id)
+        .join(Issue, col(Issue.id) == Delivery.issue_id)
+        .where(col(Issue.week).in_(list(weeks)), _claimable(now, lease))
+        .where(col(Delivery.updated_at) < now - lease)
+        .order_by(col(Delivery.id))
+    )
+    return [i for i in session.exec(query) if i]
+
+
+def claim(
+    ids: Sequence[int],
+    *,
+    session: Session,
+    lease: dt.timedelta = LEASE,
+    weeks: Collection[str] | None = None,
+) -> list[Delivery]:
     """Atomically mark the claimable ones among `ids` as sending; return those this call got.
 
     The UPDATE's WHERE re-checks the state, so of two racing claims only one matches a row.
+    With `weeks`, deliveries of other weeks' issues are left alone (never sent late).
     """
     now, token = utcnow(), uuid.uuid4().hex
+    where = [col(Delivery.id).in_(list(ids)), _claimable(now, lease)]
+    if weeks is not None:
+        where.append(
+            col(Delivery.issue_id).in_(select(Issue.id).where(col(Issue.week).in_(list(weeks))))
+        )
     session.execute(
         update(Delivery)
-        .where(col(Delivery.id).in_(list(ids)), _claimable(now))
+        .where(*where)
         .values(
             status=DeliveryStatus.SENDING,
             claimed_by=token,
@@ -81,11 +111,12 @@ def claim(ids: Sequence[int], *, session: Session) -> list[Delivery]:
     return list(session.exec(query.execution_options(populate_existing=True)))
 
 
-def _claimable(now: dt.datetime | None = None) -> Any:
-    expired = (now or utcnow()) - LEASE
+def _claimable(now: dt.datetime, lease: dt.timedelta) -> Any:
     return or_(
         col(Delivery.status) == DeliveryStatus.PENDING,
-        and_(col(Delivery.status) == DeliveryStatus.SENDING, col(Delivery.claimed_at) < expired),
+        and_(
+            col(Delivery.status) == DeliveryStatus.SENDING, col(Delivery.claimed_at) < now - lease
+        ),
     )
 
 
@@ -117,9 +148,14 @@ def mark_failed(delivery: Delivery, reply: str, *, session: Session) -> None:
     _finish(delivery, DeliveryStatus.FAILED, session=session, last_error=reply[:_ERROR_MAX])
 
 
-def release(delivery: Delivery, error: str, *, session: Session) -> None:
-    """A transient failure: back to pending, unless it has been tried too often."""
-    if delivery.attempts >= MAX_ATTEMPTS:
+def release(delivery: Delivery, error: str, *, session: Session, attempted: bool = True) -> None:
+    """A transient failure: back to pending, unless it has been tried too often.
+
+    `attempted=False` (the server could not be reached at all) does not use up an attempt.
+    """
+    if not attempted:
+        delivery.attempts -= 1
+    elif delivery.attempts >= MAX_ATTEMPTS:
         mark_failed(
             delivery, f"gave up after {delivery.attempts} attempts: {error}", session=session
         )

@@ -41,6 +41,8 @@ class Subscriber(SQLModel, table=True):
     )
     topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     timezone: str = Field(default="UTC", max_length=64)
+    send_day: int = Field(default=0, ge=0, le=6)  # Monday = 0, in the reader's own timezone
+    send_hour: int = Field(default=8, ge=0, le=23)
     created_at: dt.datetime = Field(default_factory=utcnow)
     confirmed_at: dt.datetime | None = None
 

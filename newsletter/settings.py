@@ -7,6 +7,7 @@ because every link in every email is signed with it.
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -51,6 +52,15 @@ class Settings(BaseSettings):
     issue_size: int = Field(10, ge=1, le=50)
     window_days: int = Field(7, ge=1, le=31)
 
+    # Workers: deliveries per task (one SMTP connection each), and how long a claimed
+    # delivery stays with its worker before another may take it (longer than a task may run).
+    batch_size: int = Field(200, ge=1, le=5000)
+    delivery_lease_seconds: int = Field(600, ge=1)
+    task_time_limit: int = Field(300, ge=1)
+    # A reader whose moment passed while beat or the workers were down is still sent this long
+    # after it; later than that they wait for next week's.
+    send_grace_hours: int = Field(24, ge=1, le=144)
+
     hf_api_url: str = "https://huggingface.co/api/daily_papers"
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     arxiv_delay_seconds: float = 3.0
@@ -80,6 +90,14 @@ class Settings(BaseSettings):
         if self.env != "development" and self.secret_key.get_secret_value() in ("", DEV_SECRET):
             raise ValueError("NEWSLETTER_SECRET_KEY must be set outside development")
         return self
+
+    @property
+    def delivery_lease(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.delivery_lease_seconds)
+
+    @property
+    def send_grace(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.send_grace_hours)
 
     @property
     def sender_address(self) -> str:

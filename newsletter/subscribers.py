@@ -68,21 +68,40 @@ def get_by_email(email: str, *, session: Session) -> Subscriber | None:
     return session.exec(select(Subscriber).where(Subscriber.email == email)).first()
 
 
+@dataclass
+class Schedule:
+    """When a reader wants the digest; None keeps what they have."""
+
+    timezone: str | None = None
+    send_day: int | None = None
+    send_hour: int | None = None
+
+    def apply(self, reader: Subscriber) -> None:
+        if self.timezone is not None:
+            reader.timezone = check_timezone(self.timezone)
+        if self.send_day is not None:
+            if not 0 <= self.send_day <= 6:
+                raise InvalidInput("send day must be Monday (0) to Sunday (6)")
+            reader.send_day = self.send_day
+        if self.send_hour is not None:
+            if not 0 <= self.send_hour <= 23:
+                raise InvalidInput("send hour must be 0 to 23")
+            reader.send_hour = self.send_hour
+
+
 def upsert(
     email: str,
     topics: Iterable[str],
     *,
     session: Session,
     confirmed: bool = False,
-    timezone: str | None = None,
+    schedule: Schedule | None = None,
 ) -> Subscriber:
-    """Create the reader, or update the topics (and zone) of the one with that address."""
+    """Create the reader, or update the topics (and schedule) of the one with that address."""
     address, cleaned = normalise_email(email), clean_topics(topics)
-    zone = check_timezone(timezone) if timezone else None
     reader = get_by_email(address, session=session) or Subscriber(email=address)
     reader.topics = cleaned
-    if zone:
-        reader.timezone = zone
+    (schedule or Schedule()).apply(reader)
     if confirmed and reader.status != SubscriberStatus.CONFIRMED:
         reader.status, reader.confirmed_at = SubscriberStatus.CONFIRMED, utcnow()
     session.add(reader)
@@ -93,6 +112,13 @@ def upsert(
 def set_topics(email: str, topics: Iterable[str], *, session: Session) -> Subscriber:
     reader = _existing(email, session=session)
     reader.topics = clean_topics(topics)
+    session.add(reader)
+    return reader
+
+
+def set_schedule(email: str, schedule: Schedule, *, session: Session) -> Subscriber:
+    reader = _existing(email, session=session)
+    schedule.apply(reader)
     session.add(reader)
     return reader
 

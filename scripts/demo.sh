@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e . 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -m pip install --disable-pip-version-check -e . >.venv/install.log 2>&1 \
+  || { cat .venv/install.log; echo "installing the project failed (log above)" >&2; exit 1; }
 nl=.venv/bin/newsletter
 
 $nl db upgrade

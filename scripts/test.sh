@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Set up and run the checks: ruff, mypy and the test suite on SQLite and PostgreSQL.
-# PostgreSQL must answer at NEWSLETTER_TEST_PG_URL (default postgres@127.0.0.1:5432/test);
-# if it does not and this machine has a local cluster, it is started.
+# Set up and run the checks: ruff, mypy, compose.yaml, and the test suite on SQLite and
+# PostgreSQL, with real Celery workers on Redis.
+# PostgreSQL must answer at NEWSLETTER_TEST_PG_URL (default postgres@127.0.0.1:5432/test) and
+# Redis at NEWSLETTER_TEST_REDIS_URL (default 127.0.0.1:6379/11); a local server that is
+# installed but stopped is started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -m pip install --disable-pip-version-check -e '.[dev]' >.venv/install.log 2>&1 \
+  || { cat .venv/install.log; echo "installing the project failed (log above)" >&2; exit 1; }
 
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   if command -v pg_ctlcluster >/dev/null; then
@@ -18,7 +21,21 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   fi
 fi
 
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  if command -v redis-server >/dev/null; then
+    echo "starting a local Redis"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+      --dir /tmp --logfile /tmp/newsletter-test-redis.log
+  else
+    echo "Redis is not answering on 127.0.0.1:6379; the worker tests need it" >&2
+  fi
+fi
+
+if command -v docker-compose >/dev/null; then
+  docker-compose -f compose.yaml config -q && echo "compose.yaml is valid"
+fi
+
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/mypy newsletter
+.venv/bin/mypy newsletter workers
 .venv/bin/pytest "$@"

@@ -3,6 +3,7 @@ a local HTTP server standing in for the outside APIs, and settings wired to them
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
@@ -125,6 +126,7 @@ class SmtpServer:
     refuse_rcpt: dict[str, str] = field(default_factory=dict)
     refuse_data: dict[str, str] = field(default_factory=dict)
     drop_once: set[str] = field(default_factory=set)  # hang up at DATA, once per address
+    delay: float = 0.0  # seconds to take over each message
     connections: int = 0
 
     def messages_to(self, address: str) -> list[EmailMessage]:
@@ -147,6 +149,8 @@ class SmtpServer:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         to = envelope.rcpt_tos[0]
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if to in self.drop_once:
             self.drop_once.discard(to)
             server.transport.close()
@@ -174,6 +178,7 @@ def smtp(_smtp_controller: tuple[Controller, SmtpServer]) -> SmtpServer:
     handler.refuse_rcpt.clear()
     handler.refuse_data.clear()
     handler.drop_once.clear()
+    handler.delay = 0.0
     handler.connections = 0
     return handler
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -11,7 +12,9 @@ from rich.table import Table
 from newsletter import subscribers as readers
 from newsletter.cli import cli, emit_json
 from newsletter.db import session_scope
-from newsletter.models import SubscriberStatus
+from newsletter.models import Subscriber, SubscriberStatus
+from newsletter.sendtime import DAYS, parse_day
+from newsletter.subscribers import Schedule
 
 
 @cli.group()
@@ -19,26 +22,64 @@ def subscribers() -> None:
     """Add, import, list and remove readers."""
 
 
+def _schedule_options(command: Callable[..., None]) -> Callable[..., None]:
+    command = click.option("--send-hour", type=int, help="Local hour, 0-23 (default 8).")(command)
+    command = click.option("--send-day", help="mon ... sun (default mon).")(command)
+    return click.option("--timezone", help="IANA zone, e.g. Europe/Berlin (default UTC).")(command)
+
+
+def _schedule(timezone: str | None, send_day: str | None, send_hour: int | None) -> Schedule:
+    try:
+        day = parse_day(send_day) if send_day is not None else None
+    except ValueError as exc:
+        raise readers.InvalidInput(str(exc)) from exc
+    return Schedule(timezone, day, send_hour)
+
+
+def _describe(reader: Subscriber) -> str:
+    return (
+        f"{reader.email} ({reader.status}): {', '.join(reader.topics)}; "
+        f"{DAYS[reader.send_day]} {reader.send_hour:02d}:00 {reader.timezone}"
+    )
+
+
 @subscribers.command("add")
 @click.argument("email")
 @click.option("--topic", "topics", multiple=True, required=True, help="Repeat for several.")
-@click.option("--timezone", help="IANA zone, e.g. Europe/Berlin (default UTC).")
+@_schedule_options
 @click.option(
     "--confirmed",
     is_flag=True,
     help="Mark as confirmed (only with the reader's own consent, e.g. an import).",
 )
-def add(email: str, topics: tuple[str, ...], timezone: str | None, confirmed: bool) -> None:
-    """Add a reader, or update the topics of an existing one."""
+def add(
+    email: str,
+    topics: tuple[str, ...],
+    timezone: str | None,
+    send_day: str | None,
+    send_hour: int | None,
+    confirmed: bool,
+) -> None:
+    """Add a reader, or update the topics and schedule of an existing one."""
+    schedule = _schedule(timezone, send_day, send_hour)
     with session_scope() as session:
         existed = readers.get_by_email(readers.normalise_email(email), session=session) is not None
         reader = readers.upsert(
-            email, topics, session=session, confirmed=confirmed, timezone=timezone
+            email, topics, session=session, confirmed=confirmed, schedule=schedule
         )
-        click.echo(
-            f"{'updated' if existed else 'added'} {reader.email} ({reader.status}): "
-            f"{', '.join(reader.topics)}"
+        click.echo(f"{'updated' if existed else 'added'} {_describe(reader)}")
+
+
+@subscribers.command("schedule")
+@click.argument("email")
+@_schedule_options
+def schedule(email: str, timezone: str | None, send_day: str | None, send_hour: int | None) -> None:
+    """Change when a reader gets the digest (their day and hour, in their timezone)."""
+    with session_scope() as session:
+        reader = readers.set_schedule(
+            email, _schedule(timezone, send_day, send_hour), session=session
         )
+        click.echo(_describe(reader))
 
 
 @subscribers.command("import")
@@ -71,6 +112,8 @@ def list_(status: str | None, as_json: bool) -> None:
                     "status": str(r.status),
                     "topics": r.topics,
                     "timezone": r.timezone,
+                    "send_day": DAYS[r.send_day],
+                    "send_hour": r.send_hour,
                     "created_at": r.created_at,
                     "confirmed_at": r.confirmed_at,
                 }
@@ -78,9 +121,14 @@ def list_(status: str | None, as_json: bool) -> None:
             ]
         )
         return
-    table = Table("email", "status", "topics", "timezone")
+    table = Table("email", "status", "topics", "sends")
     for r in rows:
-        table.add_row(r.email, r.status, "; ".join(r.topics), r.timezone)
+        table.add_row(
+            r.email,
+            r.status,
+            "; ".join(r.topics),
+            f"{DAYS[r.send_day]} {r.send_hour:02d}:00 {r.timezone}",
+        )
     Console().print(table)
     click.echo(f"{len(rows)} subscriber{'s' if len(rows) != 1 else ''}")
 

@@ -1,0 +1,32 @@
+"""`newsletter worker` and `newsletter beat`: Celery with this project's app, for operators."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from newsletter.cli import cli
+
+_PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
+
+
+def _celery(*args: str) -> None:
+    # exec, so signals (SIGTERM for a warm shutdown) reach Celery itself.
+    os.execv(sys.executable, [sys.executable, "-m", "celery", "-A", "workers.celery_app", *args])
+
+
+@cli.command(context_settings=_PASS_THROUGH)
+@click.option("--concurrency", "-c", default=2, show_default=True)
+@click.pass_context
+def worker(ctx: click.Context, concurrency: int) -> None:
+    """Start a Celery worker (extra options go to `celery worker`)."""
+    _celery("worker", "--concurrency", str(concurrency), "--loglevel", "INFO", *ctx.args)
+
+
+@cli.command(context_settings=_PASS_THROUGH)
+@click.pass_context
+def beat(ctx: click.Context) -> None:
+    """Start Celery beat; run exactly one (extra options go to `celery beat`)."""
+    _celery("beat", "--loglevel", "INFO", *ctx.args)

@@ -1,0 +1,40 @@
+"""The Celery app, configured from the newsletter settings.
+
+Tasks are idempotent (the ledger's claim decides who sends what), so they are
+acknowledged late and requeued if their worker dies; JSON only, one task
+prefetched at a time, and every task has a time limit shorter than the lease.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from newsletter.settings import get_settings
+from workers.schedule import BEAT_SCHEDULE
+
+
+def make_app() -> Celery:
+    settings = get_settings()
+    app = Celery("newsletter", broker=settings.redis_url, backend=settings.redis_url)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        timezone="UTC",
+        enable_utc=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=settings.task_time_limit,
+        task_soft_time_limit=max(1, settings.task_time_limit - 30),
+        task_ignore_result=True,
+        broker_connection_retry_on_startup=True,
+        # An unacknowledged task (its worker died) goes back to the queue after this long.
+        broker_transport_options={"visibility_timeout": 2 * settings.delivery_lease_seconds},
+        beat_schedule=BEAT_SCHEDULE,
+        include=["workers.tasks"],
+    )
+    return app
+
+
+app = make_app()
