@@ -13,10 +13,10 @@ import datetime as dt
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import tuple_
+from sqlalchemy import and_, tuple_
 from sqlmodel import Session, col, select
 
-from newsletter import ledger, message, render, tokens
+from newsletter import ledger, message, render, subscribers, tokens
 from newsletter.mailer import Mailer, SendError
 from newsletter.match import Matcher, Pick
 from newsletter.models import Delivery, Issue, Paper, Subscriber, SubscriberStatus
@@ -86,8 +86,14 @@ def matcher_for(issue: Issue, settings: Settings, *, session: Session) -> Matche
     return Matcher(list(papers), window_end=issue.window_end, window_days=settings.window_days)
 
 
+ACTIVE = and_(
+    col(Subscriber.status) == SubscriberStatus.CONFIRMED, col(Subscriber.paused).is_(False)
+)
+
+
 def readers(*, session: Session, only: str | None = None) -> list[Subscriber]:
-    query = select(Subscriber).where(Subscriber.status == SubscriberStatus.CONFIRMED)
+    """Confirmed readers who have not paused, in a stable order."""
+    query = select(Subscriber).where(ACTIVE)
     if only:
         query = query.where(Subscriber.email == only)
     return list(session.exec(query.order_by(col(Subscriber.id))))
@@ -100,15 +106,31 @@ def compose(
     matcher: Matcher,
     already_sent: set[int],
     settings: Settings,
+    delivery_id: int | None = None,
 ) -> Composed | None:
-    """The reader's digest, or None when nothing of this week matches their topics."""
+    """The reader's digest, or None when nothing of this week matches their topics.
+    With `delivery_id` the email links to its own "view in browser" page."""
     picks = matcher.picks(reader.topics, limit=settings.issue_size, exclude=already_sent)
     if not picks:
         return None
+    return compose_picks(reader, picks, issue=issue, settings=settings, delivery_id=delivery_id)
+
+
+def compose_picks(
+    reader: Subscriber,
+    picks: list[Pick],
+    *,
+    issue: Issue,
+    settings: Settings,
+    delivery_id: int | None = None,
+) -> Composed:
     assert reader.id is not None
     unsubscribe = tokens.link(settings, tokens.Purpose.UNSUBSCRIBE, reader.id)
+    view = delivery_id and tokens.link(settings, tokens.Purpose.VIEW, reader.id, delivery_id)
     links = render.Links(
-        manage=tokens.link(settings, tokens.Purpose.MANAGE, reader.id), unsubscribe=unsubscribe
+        manage=tokens.link(settings, tokens.Purpose.MANAGE, reader.id),
+        unsubscribe=unsubscribe,
+        view=view or None,
     )
     rendered = render.digest(
         picks=picks,
@@ -138,10 +160,9 @@ def plan(
 def plan_due(now: dt.datetime, settings: Settings, *, session: Session) -> list[int]:
     """Pending deliveries for every confirmed reader whose send moment this week has come
     and who has none for their week's issue yet; one transaction. Returns the new ids."""
-    confirmed = Subscriber.status == SubscriberStatus.CONFIRMED
     slots = session.exec(
         select(Subscriber.timezone, Subscriber.send_day, Subscriber.send_hour)
-        .where(confirmed)
+        .where(ACTIVE)
         .distinct()
     ).all()
     by_date: dict[dt.date, list[tuple[str, int, int]]] = {}
@@ -155,7 +176,7 @@ def plan_due(now: dt.datetime, settings: Settings, *, session: Session) -> list[
         assert issue.id is not None
         ids = session.exec(
             select(Subscriber.id).where(
-                confirmed,
+                ACTIVE,
                 tuple_(Subscriber.timezone, Subscriber.send_day, Subscriber.send_hour).in_(due),
             )
         ).all()
@@ -229,8 +250,9 @@ def _deliver_one(
     mailer: Mailer,
     summary: Summary,
 ) -> None:
-    if reader.status != SubscriberStatus.CONFIRMED:
-        ledger.mark_skipped(delivery, f"reader is {reader.status}", session=session)
+    if reader.status != SubscriberStatus.CONFIRMED or reader.paused:
+        reason = "reader paused" if reader.paused else f"reader is {reader.status}"
+        ledger.mark_skipped(delivery, reason, session=session)
         summary.skipped += 1
         return
     composed = compose(
@@ -239,6 +261,7 @@ def _deliver_one(
         matcher=matcher,
         already_sent=history.get(reader.id or 0, set()),
         settings=settings,
+        delivery_id=delivery.id,
     )
     if composed is None:
         ledger.mark_skipped(delivery, NOTHING_MATCHED, session=session)
@@ -250,16 +273,18 @@ def _deliver_one(
         if exc.connection:
             raise
         if exc.permanent:
+            subscribers.record_bounce(reader, settings.suppress_after_bounces, session=session)
             ledger.mark_failed(delivery, exc.reply, session=session)
             summary.failed += 1
         else:
             ledger.release(delivery, exc.reply, session=session)
             summary.retry += 1
         return
+    reader.bounces = 0
     ledger.mark_sent(
         delivery,
         paper_ids=[p.paper.id for p in composed.picks if p.paper.id],
-        picks=[{"paper_id": p.paper.id, "why": p.why, "score": p.score} for p in composed.picks],
+        picks=[p.as_record() for p in composed.picks],
         message_id=composed.msg_id,
         session=session,
     )

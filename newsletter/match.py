@@ -15,8 +15,9 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from newsletter import vocabulary
 from newsletter.models import Paper
@@ -46,6 +47,18 @@ class Pick:
     @property
     def why(self) -> str:
         return "; ".join(f"“{h.topic}” in the {h.where}" for h in self.hits)
+
+    def as_record(self) -> dict[str, Any]:
+        """What the ledger keeps of a pick, enough to show the digest again later."""
+        return {
+            "paper_id": self.paper.id,
+            "score": self.score,
+            "hits": [asdict(h) for h in self.hits],
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], paper: Paper) -> Pick:
+        return cls(paper, record["score"], [TopicHit(**h) for h in record.get("hits", [])])
 
 
 @lru_cache(maxsize=1)

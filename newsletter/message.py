@@ -28,8 +28,9 @@ def build(
     settings: Settings,
     to: str,
     msg_id: str,
-    unsubscribe_url: str,
+    unsubscribe_url: str | None = None,
 ) -> EmailMessage:
+    """The message; list headers only for list mail (`unsubscribe_url`), not transactional."""
     msg = EmailMessage(policy=SMTP)
     name, address = parseaddr(settings.sender)
     msg["From"] = formataddr((one_line(name, 100), address))
@@ -37,9 +38,10 @@ def build(
     msg["Subject"] = one_line(rendered.subject, 200)
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = msg_id
-    msg["List-Id"] = f"Trending papers <{settings.list_id}.{settings.sender_domain}>"
-    msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if unsubscribe_url:
+        msg["List-Id"] = f"Trending papers <{settings.list_id}.{settings.sender_domain}>"
+        msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(rendered.text)
     msg.add_alternative(rendered.html, subtype="html")
     return msg

@@ -45,6 +45,9 @@ class Subscriber(SQLModel, table=True):
     send_hour: int = Field(default=8, ge=0, le=23)
     created_at: dt.datetime = Field(default_factory=utcnow)
     confirmed_at: dt.datetime | None = None
+    consent_ip: str | None = Field(default=None, max_length=45)  # where the confirm came from
+    paused: bool = False  # confirmed, but no digests until resumed
+    bounces: int = 0  # permanent refusals in a row; suppressed at the configured limit
 
 
 class Paper(SQLModel, table=True):

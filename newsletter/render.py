@@ -113,10 +113,11 @@ def digest(
         "preheader": preheader,
         "title": subject(picks),
     }
-    mjml = environment().get_template("email/digest.mjml").render(context)
-    return Rendered(
-        subject=subject(picks),
-        preheader=preheader,
-        text=environment(markup=False).get_template("email/digest.txt").render(context),
-        html=mjml2html(mjml),
-    )
+    text, html = page("email/digest", context)
+    return Rendered(subject=subject(picks), preheader=preheader, text=text, html=html)
+
+
+def page(name: str, context: dict[str, Any]) -> tuple[str, str]:
+    """An email's text part (`name`.txt) and HTML (`name`.mjml compiled by MJML)."""
+    text = environment(markup=False).get_template(f"{name}.txt").render(context)
+    return text, mjml2html(environment().get_template(f"{name}.mjml").render(context))

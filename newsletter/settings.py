@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     # after it; later than that they wait for next week's.
     send_grace_hours: int = Field(24, ge=1, le=144)
 
+    # Readers' side (the web app).
+    confirm_max_age_days: int = Field(7, ge=1)
+    subscribe_limit_per_ip: int = Field(20, ge=1)  # requests per hour per client address
+    subscribe_limit_per_email: int = Field(3, ge=1)  # requests per hour per address
+    suppress_after_bounces: int = Field(3, ge=1)
+
     hf_api_url: str = "https://huggingface.co/api/daily_papers"
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     arxiv_delay_seconds: float = 3.0

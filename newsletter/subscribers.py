@@ -123,6 +123,14 @@ def set_schedule(email: str, schedule: Schedule, *, session: Session) -> Subscri
     return reader
 
 
+def record_bounce(reader: Subscriber, limit: int, *, session: Session) -> None:
+    """A permanent refusal; at `limit` in a row the address is suppressed for good."""
+    reader.bounces += 1
+    if reader.bounces >= limit:
+        reader.status = SubscriberStatus.SUPPRESSED
+    session.add(reader)
+
+
 def remove(email: str, *, session: Session) -> None:
     """Delete a reader and their delivery history (an operator's erase, not an unsubscribe)."""
     reader = _existing(email, session=session)

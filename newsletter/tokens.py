@@ -6,13 +6,12 @@ nothing about a token can be forged without the secret key.
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from newsletter.settings import Settings
-
-CONFIRM_MAX_AGE = 7 * 24 * 3600
 
 
 class Purpose(StrEnum):
@@ -37,15 +36,32 @@ def make(settings: Settings, purpose: Purpose, subscriber_id: int, extra: int | 
     return str(_serializer(settings, purpose).dumps(payload))
 
 
-def read(settings: Settings, purpose: Purpose, token: str, max_age: int | None = None) -> list[int]:
+def read(settings: Settings, purpose: Purpose, token: str) -> list[int]:
     """The payload ([subscriber_id] or [subscriber_id, extra]); raises InvalidToken."""
     try:
-        payload = _serializer(settings, purpose).loads(token, max_age=max_age)
+        payload = _serializer(settings, purpose).loads(token)
     except BadSignature as exc:
         raise InvalidToken(str(exc)) from exc
     if not (isinstance(payload, list) and payload and all(type(v) is int for v in payload)):
         raise InvalidToken("unexpected payload")
     return payload
+
+
+def read_confirm(settings: Settings, token: str) -> tuple[int, bool]:
+    """(subscriber_id, expired) of a genuine confirm token; raises InvalidToken otherwise.
+
+    An expired token is still genuine, so its page can offer to send a fresh one.
+    """
+    try:
+        payload, signed_at = _serializer(settings, Purpose.CONFIRM).loads(
+            token, return_timestamp=True
+        )
+    except BadSignature as exc:
+        raise InvalidToken(str(exc)) from exc
+    if not (isinstance(payload, list) and len(payload) == 1 and type(payload[0]) is int):
+        raise InvalidToken("unexpected payload")
+    age = dt.datetime.now(dt.UTC) - signed_at
+    return payload[0], age > dt.timedelta(days=settings.confirm_max_age_days)
 
 
 def link(settings: Settings, purpose: Purpose, subscriber_id: int, extra: int | None = None) -> str:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up and run the checks: ruff, mypy, compose.yaml, and the test suite on SQLite and
-# PostgreSQL, with real Celery workers on Redis.
+# PostgreSQL, with real Celery workers on Redis and a real headless Chromium.
 # PostgreSQL must answer at NEWSLETTER_TEST_PG_URL (default postgres@127.0.0.1:5432/test) and
 # Redis at NEWSLETTER_TEST_REDIS_URL (default 127.0.0.1:6379/11); a local server that is
 # installed but stopped is started.
@@ -31,6 +31,7 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   fi
 fi
 
+bash scripts/system-deps.sh
 if command -v docker-compose >/dev/null; then
   docker-compose -f compose.yaml config -q && echo "compose.yaml is valid"
 fi

@@ -1,4 +1,4 @@
-"""`newsletter worker` and `newsletter beat`: Celery with this project's app, for operators."""
+"""`newsletter worker`, `newsletter beat` and `newsletter web`: the long-running services."""
 
 from __future__ import annotations
 
@@ -30,3 +30,21 @@ def worker(ctx: click.Context, concurrency: int) -> None:
 def beat(ctx: click.Context) -> None:
     """Start Celery beat; run exactly one (extra options go to `celery beat`)."""
     _celery("beat", "--loglevel", "INFO", *ctx.args)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--workers", "processes", default=1, show_default=True)
+def web(host: str, port: int, processes: int) -> None:
+    """Serve the readers' pages: subscribe, confirm, manage, unsubscribe."""
+    import uvicorn
+
+    uvicorn.run(
+        "newsletter.web:app",
+        host=host,
+        port=port,
+        workers=processes,
+        proxy_headers=True,
+        server_header=False,
+    )

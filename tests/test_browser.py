@@ -1,0 +1,152 @@
+"""One reader's whole life in a real headless Chromium against the real web app over HTTP:
+subscribe, confirm from the email, get the weekly issue, unsubscribe from it, get no more.
+Screenshots of the subscribe page and of a digest at 375 and 1200 px go to test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from click.testing import CliRunner
+from playwright.sync_api import Browser, sync_playwright
+
+from newsletter.cli import cli
+from newsletter.settings import get_settings
+from tests.conftest import REAL, SmtpServer, free_port
+
+CHROMIUM = os.environ.get("NEWSLETTER_TEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def server(settings, monkeypatch) -> Iterator[str]:
+    """`newsletter web`'s app, served by uvicorn on a free port, linked to by the emails."""
+    from newsletter import web
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("NEWSLETTER_BASE_URL", base)
+    get_settings.cache_clear()
+    web.limiter.reset()
+    config = uvicorn.Config(web.app, host="127.0.0.1", port=port, log_level="warning")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield base
+    uv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"Chromium is needed at {CHROMIUM} (Debian package 'chromium'; "
+            "scripts/test.sh installs it when run as root)"
+        )
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def shoot(browser: Browser, name: str, *, url: str | None = None, html: str | None = None) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width in (375, 1200):
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        if url:
+            page.goto(url)
+        else:
+            page.set_content(html or "")
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+        # Nothing may be wider than the screen: a phone would scroll sideways.
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.close()
+
+
+def test_subscribe_confirm_receive_unsubscribe(
+    server, browser, smtp: SmtpServer, settings, database_url
+) -> None:
+    run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
+    kind = database_url.split(":")[0].split("+")[0]
+    shoot(browser, f"subscribe-page-{kind}", url=server + "/")
+
+    page = browser.new_page(viewport={"width": 375, "height": 900})
+    page.goto(server + "/")
+    page.get_by_label("Email address").fill("reader@example.com")
+    page.get_by_label("Topics").fill("agents\nmixture of experts")
+    page.get_by_label("Hour").select_option("9")
+    page.get_by_role("button", name="Subscribe").click()
+    page.wait_for_selector("text=Check your inbox")
+    tz = run("subscribers", "list", "--json")
+    assert '"timezone": "UTC"' in tz  # filled by the browser (this one runs in UTC)
+
+    deadline = time.monotonic() + 10
+    while not smtp.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [(to, mail)] = smtp.received
+    assert to == "reader@example.com"
+    confirm = re.search(
+        r"(http://127\.0\.0\.1:\d+/confirm/\S+)", mail.get_body(("plain",)).get_content()
+    ).group(1)  # type: ignore[union-attr]
+    page.goto(confirm)
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_selector("text=You are subscribed")
+
+    run("send", "--issue-date", "2026-05-12")
+    digest = smtp.messages_to("reader@example.com")[-1]
+    assert digest["Subject"].split(":")[0].endswith("trending papers for you")
+    html = digest.get_body(("html",)).get_content()
+    shoot(browser, f"digest-{kind}", html=html)
+
+    unsubscribe = re.search(r'href="(http://127\.0\.0\.1:\d+/unsubscribe/[^"]+)"', html).group(1)  # type: ignore[union-attr]
+    page.goto(unsubscribe)
+    page.get_by_role("button", name="Unsubscribe").click()
+    page.wait_for_selector("text=You are unsubscribed")
+    page.close()
+
+    before = len(smtp.received)
+    out = run("send", "--issue-date", "2026-05-18", "--json")
+    assert '"planned": 0' in out and len(smtp.received) == before
+
+
+def test_one_click_unsubscribe_over_plain_http(server, smtp, settings) -> None:
+    run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
+    run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
+    run("send", "--issue-date", "2026-05-12")
+    header = smtp.messages_to("ada@example.com")[0]["List-Unsubscribe"]
+    url = re.fullmatch(r"\s*<(\S+)>\s*", header).group(1)  # type: ignore[union-attr]
+    # What Gmail or Yahoo send (RFC 8058): a POST with this body, no cookies, nothing else.
+    response = httpx.post(
+        url,
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200
+    listed = run("subscribers", "list", "--status", "unsubscribed", "--json")
+    assert "ada@example.com" in listed

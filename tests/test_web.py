@@ -1,0 +1,312 @@
+"""The readers' web app through FastAPI's test client, on both databases, with real mail."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import itsdangerous.timed
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from newsletter import web
+from newsletter.cli import cli
+from newsletter.models import Subscriber, SubscriberStatus
+from newsletter.settings import get_settings
+from newsletter.tokens import Purpose, link, make
+from tests.conftest import REAL, SmtpServer
+
+FORM = {
+    "email": "ada@example.com",
+    "topics": "mixture of experts\nRLHF, agents",
+    "send_day": "tue",
+    "send_hour": "7",
+    "timezone": "Europe/Berlin",
+}
+
+
+@pytest.fixture
+def client(settings, monkeypatch) -> TestClient:
+    web.limiter.reset()
+    monkeypatch.setattr(web, "_popular", (0.0, []))
+    return TestClient(web.app)
+
+
+def reader(session: Session, email: str = "ada@example.com") -> Subscriber | None:
+    session.expire_all()
+    found = session.exec(select(Subscriber).where(Subscriber.email == email)).first()
+    session.rollback()
+    return found
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def path_of(url: str) -> str:
+    return url.removeprefix(get_settings().base_url)
+
+
+def confirm_link(smtp: SmtpServer) -> str:
+    body = smtp.received[-1][1].get_body(("plain",)).get_content()
+    return re.search(r"https://papers\.example\.com(/confirm/\S+)", body).group(1)  # type: ignore[union-attr]
+
+
+def test_subscribe_page_is_accessible_and_safe(client, session) -> None:
+    run("subscribers", "add", "x@example.com", "--topic", "diffusion models", "--confirmed")
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.text
+    for field in ("email", "topics", "send_day", "send_hour", "timezone"):
+        assert f'<label for="{field}"' in html and f'id="{field}"' in html
+    assert '<form method="post" action="/subscribe">' in html
+    assert "diffusion models" in html  # popular topics offered
+    headers = response.headers
+    assert "default-src 'none'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY" and headers["referrer-policy"] == "no-referrer"
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_subscribe_form_then_confirm(client, session, smtp) -> None:
+    response = client.post("/subscribe", data=FORM)
+    assert response.status_code == 200 and "Check your inbox" in response.text
+    ada = reader(session)
+    assert ada and ada.status == SubscriberStatus.UNCONFIRMED
+    assert ada.topics == ["mixture of experts", "RLHF", "agents"]
+    assert (ada.send_day, ada.send_hour, ada.timezone) == (1, 7, "Europe/Berlin")
+    [(to, mail)] = smtp.received
+    assert to == "ada@example.com" and mail["Subject"].startswith("Confirm your subscription")
+    assert "List-Unsubscribe" not in mail  # a transactional mail, not list mail
+    path = confirm_link(smtp)
+
+    page = client.get(path)  # what a link scanner does: confirms nothing
+    assert page.status_code == 200 and 'method="post"' in page.text
+    assert reader(session).status == SubscriberStatus.UNCONFIRMED  # type: ignore[union-attr]
+    done = client.post(path)
+    assert done.status_code == 200 and "You are subscribed" in done.text
+    ada = reader(session)
+    assert ada.status == SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
+    assert ada.confirmed_at and ada.consent_ip == "testclient"  # type: ignore[union-attr]
+
+
+def test_same_answer_whatever_the_address_is(client, session, smtp) -> None:
+    run("subscribers", "add", "confirmed@example.com", "--topic", "agents", "--confirmed")
+    run("subscribers", "add", "pending@example.com", "--topic", "agents")
+    run("subscribers", "add", "gone@example.com", "--topic", "agents", "--confirmed")
+    with Session(session.bind) as s:  # type: ignore[arg-type]
+        for email, status in (("gone@example.com", SubscriberStatus.UNSUBSCRIBED),):
+            row = s.exec(select(Subscriber).where(Subscriber.email == email)).one()
+            row.status = status
+            s.add(row)
+        s.commit()
+    answers = set()
+    for email in (
+        "new@example.com",
+        "pending@example.com",
+        "confirmed@example.com",
+        "gone@example.com",
+    ):
+        response = client.post("/subscribe", data=FORM | {"email": email, "topics": "quantum"})
+        answers.add((response.status_code, response.text))
+        api = client.post("/api/subscribe", json={"email": email, "topics": ["quantum"]})
+        answers.add((api.status_code, api.text))
+    assert len(answers) == 2  # one for the form, one for the API
+    # A confirmed reader's topics cannot be changed without their manage link.
+    assert reader(session, "confirmed@example.com").topics == ["agents"]  # type: ignore[union-attr]
+    subjects = {to: m["Subject"] for to, m in smtp.received}
+    assert subjects["confirmed@example.com"].startswith("You are already subscribed")
+    assert subjects["gone@example.com"].startswith("Confirm")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("email", "not an address", "invalid email address"),
+        ("email", "ada@example.com\r\nBcc: evil@example.com", "invalid email address"),
+        ("topics", " , \n ", "at least one topic"),
+        ("timezone", "Mars/Base", "unknown timezone"),
+        ("send_day", "someday", "unknown day"),
+    ],
+)
+def test_bad_form_input_is_422_and_writes_nothing(
+    client, session, smtp, field, value, message
+) -> None:
+    response = client.post("/subscribe", data=FORM | {field: value})
+    assert response.status_code == 422 and message in response.text
+    assert reader(session) is None and smtp.received == []
+
+
+def test_api_subscribe(client, session, smtp) -> None:
+    response = client.post(
+        "/api/subscribe", json={"email": "Ada@Example.com", "topics": ["RAG", "agents"]}
+    )
+    assert response.status_code == 202 and response.json()["status"] == "check your inbox"
+    assert reader(session).topics == ["RAG", "agents"]  # type: ignore[union-attr]
+    bad = client.post("/api/subscribe", json={"email": "x@example.com", "topics": []})
+    assert bad.status_code == 422 and "at least one topic" in bad.json()["detail"]
+    wrong = client.post("/api/subscribe", json={"email": 5, "topics": "x", "send_hour": 99})
+    assert wrong.status_code == 422 and "detail" in wrong.json()
+
+
+def test_rate_limits(client, session, monkeypatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_SUBSCRIBE_LIMIT_PER_EMAIL", "2")
+    monkeypatch.setenv("NEWSLETTER_SUBSCRIBE_LIMIT_PER_IP", "4")
+    get_settings.cache_clear()
+    codes = [client.post("/subscribe", data=FORM).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    codes = [
+        client.post(
+            "/api/subscribe", json={"email": f"u{i}@example.com", "topics": "x"}
+        ).status_code
+        for i in range(3)
+    ]
+    assert codes == [202, 429, 429]  # 4 per address of the client, 3 used above
+
+
+def test_expired_confirm_link_offers_a_new_one(client, session, smtp, monkeypatch) -> None:
+    client.post("/subscribe", data=FORM)
+    ada = reader(session)
+    week_ago = int(time.time()) - 8 * 24 * 3600
+    monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp", lambda self: week_ago)
+    old = path_of(link(get_settings(), Purpose.CONFIRM, ada.id))  # type: ignore[union-attr,arg-type]
+    monkeypatch.undo()
+    for response in (client.get(old), client.post(old)):
+        assert response.status_code == 410 and "expired" in response.text
+    assert reader(session).status == SubscriberStatus.UNCONFIRMED  # type: ignore[union-attr]
+    smtp.received.clear()
+    assert client.post(old + "/resend").status_code == 200
+    new_path = confirm_link(smtp)
+    assert client.post(new_path).status_code == 200
+    assert reader(session).status == SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
+
+
+def test_bad_tokens_are_404_on_every_route(client, session) -> None:
+    run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
+    ada = reader(session)
+    settings = get_settings()
+    good = {p: make(settings, p, ada.id) for p in Purpose}  # type: ignore[union-attr,arg-type]
+    bad = {
+        "tampered": good[Purpose.MANAGE][:-3] + "abc",
+        "truncated": good[Purpose.MANAGE][:10],
+        "garbage": "%00<script>",
+        "other purpose": good[Purpose.CONFIRM],
+    }
+    routes = [
+        ("get", "/manage/{}"),
+        ("post", "/manage/{}"),
+        ("get", "/unsubscribe/{}"),
+        ("post", "/unsubscribe/{}"),
+        ("get", "/issues/{}"),
+        ("get", "/confirm/{}"),
+        ("post", "/confirm/{}"),
+        ("post", "/confirm/{}/resend"),
+    ]
+    tried = 0
+    for name, token in bad.items():
+        for method, route in routes:
+            if name == "other purpose" and "confirm" in route:
+                token = good[Purpose.UNSUBSCRIBE]
+            response = client.request(method, route.format(token), data={"topics": "x"})
+            assert response.status_code == 404, (name, route, response.status_code)
+            assert "This link is not valid" in response.text
+            tried += 1
+    assert tried == 32
+    assert reader(session).status == SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
+
+
+def test_manage_changes_topics_schedule_and_pause(client, session) -> None:
+    run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
+    path = path_of(link(get_settings(), Purpose.MANAGE, reader(session).id))  # type: ignore[union-attr,arg-type]
+    page = client.get(path)
+    assert page.status_code == 200 and "agents" in page.text
+    saved = client.post(
+        path,
+        data={
+            "topics": "RAG\nlong context",
+            "send_day": "fri",
+            "send_hour": "18",
+            "timezone": "Asia/Tokyo",
+            "paused": "true",
+        },
+    )
+    assert saved.status_code == 200 and "Saved." in saved.text
+    ada = reader(session)
+    assert (ada.topics, ada.send_day, ada.send_hour, ada.timezone, ada.paused) == (  # type: ignore[union-attr]
+        ["RAG", "long context"],
+        4,
+        18,
+        "Asia/Tokyo",
+        True,
+    )
+    refused = client.post(path, data={"topics": "", "timezone": "Nowhere"})
+    assert refused.status_code == 422
+    assert reader(session).topics == ["RAG", "long context"]  # type: ignore[union-attr]
+    client.post(path, data={"topics": "RAG", "timezone": "UTC"})  # unchecked box: resume
+    assert reader(session).paused is False  # type: ignore[union-attr]
+
+
+def test_unsubscribe_button_and_one_click(client, session, settings) -> None:
+    run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
+    url = link(get_settings(), Purpose.UNSUBSCRIBE, reader(session).id)  # type: ignore[union-attr,arg-type]
+    page = client.get(path_of(url))
+    assert page.status_code == 200 and "Unsubscribe" in page.text
+    assert reader(session).status == SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
+    # RFC 8058: what a mailbox provider sends (tests/test_browser.py does it over real HTTP).
+    response = client.post(
+        path_of(url),
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200
+    assert reader(session).status == SubscriberStatus.UNSUBSCRIBED  # type: ignore[union-attr]
+
+
+def test_digest_links_and_view_in_browser(client, session, smtp) -> None:
+    run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
+    run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
+    run("subscribers", "add", "bob@example.com", "--topic", "agents", "--confirmed")
+    run("send", "--issue-date", "2026-05-12")
+    mail = smtp.messages_to("ada@example.com")[0]
+    text = mail.get_body(("plain",)).get_content()
+    view = re.search(r"View in browser: (\S+)", text).group(1)  # type: ignore[union-attr]
+    manage = re.search(r"Manage your topics: (\S+)", text).group(1)  # type: ignore[union-attr]
+    unsubscribe = mail["List-Unsubscribe"].strip().strip("<>")
+    for url in (view, manage, unsubscribe):
+        assert url.startswith("https://papers.example.com/")
+        assert client.get(path_of(url)).status_code == 200
+    page = client.get(path_of(view)).text
+    first_title = re.search(r"^1\. (.+)$", text, re.M).group(1)  # type: ignore[union-attr]
+    assert first_title.split(":")[0] in page
+    # Another reader's delivery with Ada's identity is not viewable.
+    bob_view = re.search(
+        r"View in browser: \S+/issues/(\S+)",
+        smtp.messages_to("bob@example.com")[0].get_body(("plain",)).get_content(),
+    ).group(1)  # type: ignore[union-attr]
+    ada_id = reader(session).id  # type: ignore[union-attr]
+    from newsletter.tokens import read
+
+    _, bob_delivery = read(get_settings(), Purpose.VIEW, bob_view)
+    forged = make(get_settings(), Purpose.VIEW, ada_id, bob_delivery)  # type: ignore[arg-type]
+    assert client.get(f"/issues/{forged}").status_code == 404
+
+
+def test_permanent_bounces_suppress_the_reader(settings, session, smtp, monkeypatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_SUPPRESS_AFTER_BOUNCES", "2")
+    get_settings.cache_clear()
+    run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
+    run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
+    smtp.refuse_rcpt["ada@example.com"] = "550 5.1.1 User unknown"
+    run("send", "--issue-date", "2026-05-12")
+    assert reader(session).status == SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
+    assert reader(session).bounces == 1  # type: ignore[union-attr]
+    run("send", "--issue-date", "2026-05-18")
+    assert reader(session).status == SubscriberStatus.SUPPRESSED  # type: ignore[union-attr]
+    listed = json.loads(run("subscribers", "list", "--status", "suppressed", "--json"))
+    assert [r["email"] for r in listed] == ["ada@example.com"]
+    out = json.loads(run("send", "--issue-date", "2026-05-25", "--json"))
+    assert out["planned"] == 0
