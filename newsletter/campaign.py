@@ -110,7 +110,7 @@ def compose(
 ) -> Composed | None:
     """The reader's digest, or None when nothing of this week matches their topics.
     With `delivery_id` the email links to its own "view in browser" page."""
-    picks = matcher.picks(reader.topics, limit=settings.issue_size, exclude=already_sent)
+    picks = matcher.picks(reader.interests, limit=settings.issue_size, exclude=already_sent)
     if not picks:
         return None
     return compose_picks(reader, picks, issue=issue, settings=settings, delivery_id=delivery_id)
@@ -135,7 +135,7 @@ def compose_picks(
     rendered = render.digest(
         picks=picks,
         email=reader.email,
-        topics=reader.topics,
+        topics=reader.interests_shown,
         week=issue.week,
         links=links,
         postal_address=settings.postal_address,

@@ -1,11 +1,14 @@
 """Match: which of the week's papers each reader gets, best first, and why.
 
-A topic is compiled into concepts (a vocabulary term or a single word), each a
-set of equivalent stem sequences. A paper is relevant to a topic only if every
-concept appears in its title or abstract; hits in the title weigh double, repeated
-hits saturate, and concepts that stand together as a phrase beat scattered ones.
-Relevance is then blended with trending (upvotes) and recency. Each distinct
-topic is scored once per issue, however many readers share it.
+A topic is compiled into concepts (a vocabulary term or a single word), each a set
+of equivalent stem sequences. A paper is relevant only if every concept occurs in
+it. Per field (title, the source's AI summary and keywords, abstract) hits
+saturate BM25-style, long abstracts are length-normalised, rare concepts weigh
+more than common ones, and concepts that stand together as the topic's phrase beat
+scattered ones. One passing mention in the abstract stays below the threshold, so a
+thin week sends fewer papers rather than junk. Relevance is then blended with
+trending (upvotes) and recency. Each distinct topic is scored once per issue,
+however many readers share it, and only against papers that hold all its concepts.
 """
 
 from __future__ import annotations
@@ -21,21 +24,24 @@ from typing import Any
 
 from newsletter import vocabulary
 from newsletter.models import Paper
-from newsletter.text import tokens
+from newsletter.text import fold, terms, tokens
 
 Alt = tuple[str, ...]
 Concept = tuple[Alt, ...]
 
-THRESHOLD = 0.5  # one clear mention in the abstract; less than that is not a match
-TITLE_WEIGHT, ABSTRACT_WEIGHT = 2.0, 1.0
-SCATTERED = 0.6  # all concepts present, but never near each other
+THRESHOLD = 0.6  # a title hit, or the topic twice in the abstract / summary
+FIELDS = (("title", 2.0), ("summary", 1.0), ("abstract", 1.0))
+MAX_RELEVANCE = sum(weight for _, weight in FIELDS)
+K1, B = 1.2, 0.75  # BM25's saturation and length normalisation (abstract only)
+PHRASE, NEAR, SCATTERED = 1.0, 0.8, 0.5  # concepts in order / close by / apart
+AUTHOR_RELEVANCE = 2.0
 
 
 @dataclass(frozen=True)
 class TopicHit:
     topic: str
     relevance: float
-    where: str  # "title", "abstract" or "title and abstract"
+    where: str  # "title", "abstract", "title and abstract", "author list", "category"
 
 
 @dataclass
@@ -93,58 +99,75 @@ def compile_topic(topic: str) -> tuple[Concept, ...]:
 
 
 class _Field:
-    """One field of one paper as stems, with the positions of each stem."""
+    """One field of one paper: per position the word's forms, and where each form occurs."""
 
-    __slots__ = ("positions", "stems")
+    __slots__ = ("forms", "length", "positions")
 
     def __init__(self, text: str) -> None:
-        self.stems = tokens(text)
+        self.forms = terms(text)
+        self.length = len(self.forms)
         self.positions: dict[str, list[int]] = defaultdict(list)
-        for index, stem in enumerate(self.stems):
-            self.positions[stem].append(index)
+        for index, forms in enumerate(self.forms):
+            for form in forms:
+                self.positions[form].append(index)
 
     def spans(self, concept: Concept) -> list[tuple[int, int]]:
-        found = []
+        """Where any form of the concept occurs: one span per start, the longest form."""
+        found: dict[int, int] = {}
         for alt in concept:
             for start in self.positions.get(alt[0], ()):
-                if tuple(self.stems[start : start + len(alt)]) == alt:
-                    found.append((start, start + len(alt)))
-        return found
+                end = start + len(alt)
+                if end <= self.length and all(
+                    alt[k] in self.forms[start + k] for k in range(1, len(alt))
+                ):
+                    found[start] = max(end, found.get(start, 0))
+        return sorted(found.items())
 
 
-def _saturate(count: int) -> float:
-    return count / (count + 1.0)
+def _proximity(spans: list[list[tuple[int, int]]]) -> float:
+    """PHRASE if the concepts follow each other in order somewhere, NEAR if they fall within
+    a few words of each other, else SCATTERED."""
+    if any(_chain(spans[1:], end) for _, end in spans[0]):
+        return PHRASE
+    window = sum(min(e - s for s, e in group) for group in spans) + 3
+    for start, _ in spans[0]:
+        if all(any(abs(s - start) <= window for s, _ in other) for other in spans[1:]):
+            return NEAR
+    return SCATTERED
 
 
-def _near(spans_per_concept: list[list[tuple[int, int]]]) -> bool:
-    """True if one occurrence of each concept fits in a window of the topic's length + 2."""
-    size = sum(min(e - s for s, e in spans) for spans in spans_per_concept) + 2
-    return any(
-        all(any(abs(s - start) <= size for s, _ in other) for other in spans_per_concept[1:])
-        for start, _ in spans_per_concept[0]
-    )
+def _chain(groups: list[list[tuple[int, int]]], end: int) -> bool:
+    """True if each group has a span starting where the previous one ended."""
+    for group in groups:
+        ends = [e for s, e in group if s == end]
+        if not ends:
+            return False
+        end = ends[0]
+    return True
 
 
-def relevance(concepts: Sequence[Concept], title: _Field, abstract: _Field) -> tuple[float, str]:
-    per_field = [
-        (title, [title.spans(c) for c in concepts]),
-        (abstract, [abstract.spans(c) for c in concepts]),
-    ]
-    (_, in_title), (_, in_abstract) = per_field
-    if not all(t or a for t, a in zip(in_title, in_abstract, strict=True)):
-        return 0.0, ""
-    score = sum(
-        TITLE_WEIGHT * _saturate(len(t)) + ABSTRACT_WEIGHT * _saturate(len(a))
-        for t, a in zip(in_title, in_abstract, strict=True)
-    ) / len(concepts)
-    if len(concepts) > 1 and not any(all(s) and _near(s) for _, s in per_field):
-        score *= SCATTERED
-    where = [
-        name
-        for name, spans in (("title", in_title), ("abstract", in_abstract))
-        if all(spans) or (len(concepts) > 1 and any(spans))
-    ]
-    return score, " and ".join(where) or "title and abstract"
+_Occurrence = tuple[list[list[tuple[int, int]]], list[float]]  # spans and strength per field
+
+
+def _relevance(per_concept: list[_Occurrence], weights: Sequence[float]) -> tuple[float, str]:
+    """(score, where) of one paper for a topic, from its concepts' occurrences."""
+    total, where, proximity = 0.0, [], SCATTERED
+    for n, (name, weight) in enumerate(FIELDS):
+        spans = [spans[n] for spans, _ in per_concept]
+        if any(spans):
+            where.append(name)
+        if not all(spans):  # part of the topic in the title is no more than an abstract hit
+            weight = min(weight, 1.0)
+        elif len(spans) > 1:
+            proximity = max(proximity, _proximity(spans))
+        total += weight * sum(
+            w * sats[n] for w, (_, sats) in zip(weights, per_concept, strict=True)
+        )
+    score = total / sum(weights)
+    if len(per_concept) > 1:
+        score *= proximity
+    shown = [w for w in where if w != "summary"] or ["abstract"]
+    return score, " and ".join(shown)
 
 
 class Matcher:
@@ -152,25 +175,89 @@ class Matcher:
 
     def __init__(self, papers: Sequence[Paper], *, window_end: dt.date, window_days: int = 7):
         self.papers = list(papers)
-        self._fields = [(_Field(p.title), _Field(p.abstract)) for p in self.papers]
+        self._fields = [
+            (
+                _Field(p.title),
+                _Field(" . ".join([p.ai_summary or "", *p.ai_keywords])),
+                _Field(p.abstract),
+            )
+            for p in self.papers
+        ]
+        self._avg_abstract = max(
+            1.0, sum(f[2].length for f in self._fields) / max(1, len(self.papers))
+        )
+        self._index: dict[str, set[int]] = defaultdict(set)
+        for index, fields in enumerate(self._fields):
+            for f in fields:
+                for form in f.positions:
+                    self._index[form].add(index)
         top = max((p.upvotes for p in self.papers), default=0)
         self._prior = [
             0.3 * (math.log1p(p.upvotes) / math.log1p(top) if top else 0.0)
             + 0.1 * max(0.0, 1.0 - (window_end - p.featured_on).days / window_days)
             for p in self.papers
         ]
+        self._authors: dict[str, set[int]] = defaultdict(set)
+        for index, p in enumerate(self.papers):
+            for name in p.authors:
+                self._authors[_name_key(name)].add(index)
         self._cache: dict[str, dict[int, TopicHit]] = {}
+        self._concepts: dict[Concept, dict[int, _Occurrence]] = {}
+
+    # --- scoring ------------------------------------------------------------------------
+
+    def _occurrences(self, concept: Concept) -> dict[int, _Occurrence]:
+        """Paper index -> where the concept occurs and how strongly, per field, for every
+        paper that has it. Cached: concepts ("LLM", "agents") recur in many readers' topics."""
+        if concept not in self._concepts:
+            having = set().union(*(self._index.get(alt[0], set()) for alt in concept))
+            found = {}
+            for index in having:
+                fields = self._fields[index]
+                spans = [f.spans(concept) for f in fields]
+                if any(spans):
+                    sats = [
+                        self._saturate(len(s), f, name)
+                        for s, f, (name, _) in zip(spans, fields, FIELDS, strict=True)
+                    ]
+                    found[index] = (spans, sats)
+            self._concepts[concept] = found
+        return self._concepts[concept]
+
+    def _saturate(self, count: int, f: _Field, field_name: str) -> float:
+        if not count:
+            return 0.0
+        norm = 1 - B + B * f.length / self._avg_abstract if field_name == "abstract" else 1.0
+        return count * (K1 + 1) / (count + K1 * norm) / (K1 + 1)
+
+    def _score_topic(self, topic: str, concepts: Sequence[Concept]) -> dict[int, TopicHit]:
+        occurrences = [self._occurrences(c) for c in concepts]
+        candidates = set.intersection(*(set(o) for o in occurrences))
+        # Rare concepts carry the topic; common ones ("model") only qualify it.
+        weights = [math.log(1 + len(self.papers) / max(1, len(o))) for o in occurrences]
+        hits = {}
+        for index in candidates:
+            score, where = _relevance([o[index] for o in occurrences], weights)
+            if score >= THRESHOLD:
+                hits[index] = TopicHit(topic, round(score, 3), where)
+        return hits
 
     def topic_hits(self, topic: str) -> dict[int, TopicHit]:
         """Paper index -> hit, for papers at or above the threshold (cached per topic)."""
         key = topic.casefold()
         if key not in self._cache:
-            concepts = compile_topic(key)
             hits = {}
-            for index, (title, abstract) in enumerate(self._fields):
-                score, where = relevance(concepts, title, abstract) if concepts else (0.0, "")
-                if score >= THRESHOLD:
-                    hits[index] = TopicHit(topic, round(score, 3), where)
+            if key.startswith("author:"):
+                for index in self._authors.get(_name_key(topic[7:]), ()):
+                    hits[index] = TopicHit(topic[7:].strip(), AUTHOR_RELEVANCE, "author list")
+            elif key.startswith("category:"):
+                wanted = key[9:].strip()
+                for index, p in enumerate(self.papers):
+                    if wanted in (c.lower() for c in p.categories):
+                        hits[index] = TopicHit(topic[9:].strip(), AUTHOR_RELEVANCE, "category")
+            else:
+                concepts = compile_topic(key)
+                hits = self._score_topic(topic, concepts) if concepts else {}
             self._cache[key] = hits
         return self._cache[key]
 
@@ -188,7 +275,11 @@ class Matcher:
             if paper.id in exclude:
                 continue
             hits.sort(key=lambda h: -h.relevance)
-            best = min(hits[0].relevance, TITLE_WEIGHT + ABSTRACT_WEIGHT) / 3.0
+            best = min(hits[0].relevance, MAX_RELEVANCE) / MAX_RELEVANCE
             picks.append(Pick(paper, round(0.6 * best + self._prior[index], 4), hits))
         picks.sort(key=lambda p: (-p.score, -p.paper.upvotes, p.paper.arxiv_id))
         return picks[:limit]
+
+
+def _name_key(name: str) -> str:
+    return " ".join(fold(name).replace(".", " ").split())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,7 +35,7 @@ def normalise_email(raw: str) -> str:
     return info.normalized.lower()
 
 
-def clean_topics(raw: Iterable[str]) -> list[str]:
+def clean_topics(raw: Iterable[str], *, required: bool = True) -> list[str]:
     """Trim, de-duplicate (case-insensitively) and check a topic list; order is kept."""
     topics: list[str] = []
     seen: set[str] = set()
@@ -49,11 +50,30 @@ def clean_topics(raw: Iterable[str]) -> list[str]:
         if topic.casefold() not in seen:
             seen.add(topic.casefold())
             topics.append(topic)
-    if not topics:
+    if not topics and required:
         raise InvalidInput("at least one topic is required")
     if len(topics) > MAX_TOPICS:
         raise InvalidInput(f"too many topics ({len(topics)}); the limit is {MAX_TOPICS}")
     return topics
+
+
+_CATEGORY = re.compile(r"^[a-z][a-z\-]*(\.[A-Za-z][A-Za-z\-]*)?$")
+
+
+def clean_follows(authors: Iterable[str], categories: Iterable[str]) -> list[str]:
+    """Followed authors and arXiv categories as "author:Name" / "category:cs.CL"."""
+    follows: list[str] = []
+    for raw in authors:
+        name = one_line(raw, 201)
+        if not 2 <= len(name) <= 200:
+            raise InvalidInput(f"author name must be 2 to 200 characters: {name[:40]!r}")
+        follows.append(f"author:{name}")
+    for raw in categories:
+        category = raw.strip()
+        if not _CATEGORY.match(category) or len(category) > 32:
+            raise InvalidInput(f"not an arXiv category (like cs.CL): {one_line(category, 40)!r}")
+        follows.append(f"category:{category}")
+    return list(dict.fromkeys(follows))
 
 
 def check_timezone(name: str) -> str:
@@ -96,11 +116,16 @@ def upsert(
     session: Session,
     confirmed: bool = False,
     schedule: Schedule | None = None,
+    follows: list[str] | None = None,
 ) -> Subscriber:
-    """Create the reader, or update the topics (and schedule) of the one with that address."""
-    address, cleaned = normalise_email(email), clean_topics(topics)
+    """Create the reader, or update the topics (and schedule) of the one with that address.
+    `follows` (from `clean_follows`) stand in for topics: one of the two is needed."""
+    address = normalise_email(email)
+    cleaned = clean_topics(topics, required=not follows)
     reader = get_by_email(address, session=session) or Subscriber(email=address)
     reader.topics = cleaned
+    if follows is not None:
+        reader.follows = follows
     (schedule or Schedule()).apply(reader)
     if confirmed and reader.status != SubscriberStatus.CONFIRMED:
         reader.status, reader.confirmed_at = SubscriberStatus.CONFIRMED, utcnow()

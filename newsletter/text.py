@@ -2,8 +2,8 @@
 
 `one_line` makes feed text safe to put on one line (titles, names, subjects):
 newlines and control characters from a feed must never reach a header.
-`tokens` turns prose into stems so "Evaluating" meets "evaluation" and
-"pre-training" meets "pretraining".
+`terms` turns prose into stems so "Evaluating" meets "evaluation", "pre-training"
+meets "pretraining", and "multi-agent" still counts as "agent".
 """
 
 from __future__ import annotations
@@ -22,63 +22,21 @@ _stemmer = Stemmer.Stemmer("english")
 # Words that carry no topic on their own; dropped from topics and texts alike
 # so that "mixture of experts" and "mixture-of-experts" become the same stems.
 STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "our",
-        "that",
-        "the",
-        "their",
-        "this",
-        "to",
-        "via",
-        "we",
-        "what",
-        "when",
-        "which",
-        "with",
-        "within",
-    ]
+    "a an and are as at be by for from has have in into is it its of on or our that the "
+    "their this to via we what when which with within".split()
 )
 
-# British spellings folded to American before stemming.
+# Bound prefixes written joined, hyphenated or apart ("pre-training", "pre training",
+# "pretraining") are joined to the next word so all three spellings are one word; the
+# word itself stays findable ("multi-agent" is also "agent").
+_PREFIXES = frozenset("pre post multi semi non co re sub inter meta fine".split())
+
+# British spellings folded to American before stemming ("-isation" is handled by rule).
 _SPELLING = {
-    "optimisation": "optimization",
-    "optimise": "optimize",
-    "generalisation": "generalization",
-    "tokenisation": "tokenization",
-    "tokeniser": "tokenizer",
-    "normalisation": "normalization",
-    "regularisation": "regularization",
-    "quantisation": "quantization",
-    "modelling": "modeling",
-    "behaviour": "behavior",
-    "visualisation": "visualization",
-    "summarisation": "summarization",
-    "recognise": "recognize",
-    "colour": "color",
-    "analyse": "analyze",
-    "organisation": "organization",
-    "centre": "center",
-}
+    "optimise": "optimize", "tokeniser": "tokenizer", "modelling": "modeling",
+    "behaviour": "behavior", "recognise": "recognize", "colour": "color",
+    "analyse": "analyze", "centre": "center", "labelling": "labeling",
+}  # fmt: skip
 
 
 def one_line(value: object, max_len: int = 1000) -> str:
@@ -89,6 +47,8 @@ def one_line(value: object, max_len: int = 1000) -> str:
 
 def fold(text: str) -> str:
     """Lowercase and strip accents, so "Café" and "cafe" compare equal."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -98,31 +58,30 @@ def stem(word: str) -> str:
     # The stemmer leaves vowel-less plurals alone ("llms"); fold them to the singular.
     if len(word) > 2 and word.endswith("s") and not _VOWEL.search(word[:-1]):
         word = word[:-1]
-    return str(_stemmer.stemWord(_SPELLING.get(word, word)))
+    word = _SPELLING.get(word, word)
+    if "isation" in word:
+        word = word.replace("isation", "ization")
+    return str(_stemmer.stemWord(word))
 
 
-# Bound prefixes written joined, hyphenated or apart ("pre-training", "pre training",
-# "pretraining") are joined to the next word so all three spellings are one word.
-_PREFIXES = frozenset(
-    ["pre", "post", "multi", "semi", "non", "co", "re", "sub", "inter", "meta", "fine"]
-)
-
-
-def words(text: str) -> list[str]:
-    """Folded words, split on punctuation, with bound prefixes joined to their word."""
-    out: list[str] = []
-    pending = ""
+def terms(text: str) -> list[tuple[str, ...]]:
+    """Per content word, its stem and (for prefixed words) the stem without the prefix."""
+    out: list[tuple[str, ...]] = []
+    prefix = ""
     for word in _WORD.findall(fold(text)):
         if word in _PREFIXES:
-            pending += word
+            prefix += word
             continue
-        out.append(pending + word)
-        pending = ""
-    if pending:
-        out.append(pending)
+        if word in STOPWORDS and not prefix:
+            continue
+        whole = stem(prefix + word)
+        out.append((whole, stem(word)) if prefix else (whole,))
+        prefix = ""
+    if prefix:
+        out.append((stem(prefix),))
     return out
 
 
 def tokens(text: str) -> list[str]:
-    """Stems of the content words of `text`, in order."""
-    return [stem(w) for w in words(text) if w not in STOPWORDS]
+    """Stems of the content words of `text`, in order (one per word)."""
+    return [forms[0] for forms in terms(text)]

@@ -5,7 +5,7 @@ finds "retrieval-augmented generation" but never "leveraging". Bump VERSION
 when entries change, since it changes who gets which paper.
 """
 
-VERSION = "2026.11.1"
+VERSION = "2026.11.2"
 
 ENTRIES: tuple[tuple[str, ...], ...] = (
     ("LLM", "large language model"),
@@ -52,7 +52,18 @@ ENTRIES: tuple[tuple[str, ...], ...] = (
     ("text to video", "T2V"),
     ("image to video", "I2V"),
     ("code generation", "code LLM", "program synthesis"),
-    ("model compression", "pruning", "distillation", "quantization", "low bit"),
+    (
+        "model compression",
+        "network compression",
+        "structured pruning",
+        "weight pruning",
+        "model pruning",
+        "knowledge distillation",
+        "quantization",
+        "low bit",
+        "sparsification",
+    ),
+    ("mathematical", "math", "mathematics"),
     ("hallucination", "hallucinate"),
     ("benchmark", "evaluation suite"),
 )

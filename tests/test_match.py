@@ -87,8 +87,14 @@ def test_spelling_variants_meet() -> None:
 
 
 def test_title_hit_ranks_above_abstract_hit_and_upvotes_break_ties() -> None:
-    in_abstract = paper("A Study of Routing", "We analyse diffusion models in depth.", upvotes=40)
-    in_title = paper("Diffusion Models for Audio", "We generate audio.", upvotes=40)
+    in_abstract = paper(
+        "A Study of Routing",
+        "We analyse diffusion models in depth. Diffusion models route tokens.",
+        upvotes=40,
+    )
+    in_title = paper(
+        "Diffusion Models for Audio", "We generate audio clips. They sound real.", upvotes=40
+    )
     m = Matcher([in_abstract, in_title], window_end=DAY)
     assert titles(m, "diffusion models") == [in_title.title, in_abstract.title]
 
@@ -126,6 +132,30 @@ def test_why_names_every_matching_topic_and_where() -> None:
     assert "“RLHF” in the title and abstract" in pick.why
     assert "“agents” in the title" in pick.why
     assert "protein" not in pick.why
+
+
+def test_one_passing_mention_is_not_enough_but_two_are() -> None:
+    once = paper("Graph Learning", "We compare with a diffusion model baseline on graphs.")
+    twice = paper("Graph Learning II", "A diffusion model for graphs. The diffusion model wins.")
+    m = Matcher([once, twice], window_end=DAY)
+    assert titles(m, "diffusion models") == [twice.title]
+
+
+def test_prefixed_words_still_count_as_the_word() -> None:
+    m = Matcher([paper("Multi-Agent Debate for Math"), paper("Pre-trained Agents")], window_end=DAY)
+    assert set(titles(m, "agents")) == {"Multi-Agent Debate for Math", "Pre-trained Agents"}
+    assert titles(m, "multiagent") == ["Multi-Agent Debate for Math"]
+
+
+def test_followed_authors_and_categories() -> None:
+    by_lecun = paper("World Models", "Energy based.")
+    by_lecun.authors = ["Yann LeCun", "Someone Else"]
+    in_cl = paper("Parsing", "Syntax.")
+    in_cl.categories = ["cs.CL", "cs.AI"]
+    m = Matcher([by_lecun, in_cl], window_end=DAY)
+    [pick] = m.picks(["author:yann  lecun"], limit=10)
+    assert pick.paper is by_lecun and pick.why == "“yann  lecun” in the author list"
+    assert [p.paper for p in m.picks(["category:cs.CL"], limit=10)] == [in_cl]
 
 
 def test_topic_with_no_words_compiles_to_nothing() -> None:

@@ -148,3 +148,24 @@ def test_database_down_is_one_line(monkeypatch) -> None:
     finally:
         get_settings.cache_clear()
     assert code == 1 and out.startswith("Error: database error:") and out.count("\n") == 1
+
+
+def test_follow_authors_and_categories_without_topics(settings, session) -> None:
+    code, out = run(
+        "subscribers",
+        "add",
+        "ada@example.com",
+        "--author",
+        "Yann LeCun",
+        "--category",
+        "cs.CL",
+        "--confirmed",
+    )
+    assert code == 0, out
+    assert "papers by Yann LeCun, arXiv cs.CL" in out
+    [row] = json.loads(run("subscribers", "list", "--json")[1])
+    assert row["topics"] == [] and row["follows"] == ["author:Yann LeCun", "category:cs.CL"]
+    code, out = run("subscribers", "add", "bob@example.com", "--category", "not a category")
+    assert code == 1 and "not an arXiv category" in out
+    code, out = run("subscribers", "add", "bob@example.com")
+    assert code == 1 and "at least one topic" in out

@@ -38,14 +38,16 @@ def _schedule(timezone: str | None, send_day: str | None, send_hour: int | None)
 
 def _describe(reader: Subscriber) -> str:
     return (
-        f"{reader.email} ({reader.status}): {', '.join(reader.topics)}; "
+        f"{reader.email} ({reader.status}): {', '.join(reader.interests_shown)}; "
         f"{DAYS[reader.send_day]} {reader.send_hour:02d}:00 {reader.timezone}"
     )
 
 
 @subscribers.command("add")
 @click.argument("email")
-@click.option("--topic", "topics", multiple=True, required=True, help="Repeat for several.")
+@click.option("--topic", "topics", multiple=True, help="Repeat for several.")
+@click.option("--author", "authors", multiple=True, help="Follow an author (repeatable).")
+@click.option("--category", "categories", multiple=True, help="Follow an arXiv category.")
 @_schedule_options
 @click.option(
     "--confirmed",
@@ -55,6 +57,8 @@ def _describe(reader: Subscriber) -> str:
 def add(
     email: str,
     topics: tuple[str, ...],
+    authors: tuple[str, ...],
+    categories: tuple[str, ...],
     timezone: str | None,
     send_day: str | None,
     send_hour: int | None,
@@ -64,8 +68,9 @@ def add(
     schedule = _schedule(timezone, send_day, send_hour)
     with session_scope() as session:
         existed = readers.get_by_email(readers.normalise_email(email), session=session) is not None
+        follows = readers.clean_follows(authors, categories) if authors or categories else None
         reader = readers.upsert(
-            email, topics, session=session, confirmed=confirmed, schedule=schedule
+            email, topics, session=session, confirmed=confirmed, schedule=schedule, follows=follows
         )
         click.echo(f"{'updated' if existed else 'added'} {_describe(reader)}")
 
@@ -111,6 +116,7 @@ def list_(status: str | None, as_json: bool) -> None:
                     "email": r.email,
                     "status": str(r.status),
                     "topics": r.topics,
+                    "follows": r.follows,
                     "timezone": r.timezone,
                     "send_day": DAYS[r.send_day],
                     "send_hour": r.send_hour,
@@ -126,7 +132,7 @@ def list_(status: str | None, as_json: bool) -> None:
         table.add_row(
             r.email,
             r.status,
-            "; ".join(r.topics),
+            "; ".join(r.interests_shown),
             f"{DAYS[r.send_day]} {r.send_hour:02d}:00 {r.timezone}",
         )
     Console().print(table)

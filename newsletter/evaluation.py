@@ -1,0 +1,131 @@
+"""Relevance evaluation: the real matching engine against the judged set in
+benchmarks/relevance/, side by side with a plain substring baseline, plus the speed of
+scoring a large week against many distinct topics.
+
+Metrics, per topic, over the engine's ranked picks (best first):
+- P@5: share of the shown top min(5, returned) that are graded 1 or 2 (a topic with
+  relevant papers but nothing returned scores 0);
+- R@10: grade-2 papers in the top 10, out of min(10, number of grade-2 papers);
+- nDCG@10 with gains 2^grade - 1;
+- for topics with no relevant paper: how many papers were returned (should be 0).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from newsletter import synthetic
+from newsletter.ingest import files
+from newsletter.match import Matcher
+from newsletter.models import Paper
+from newsletter.settings import PROJECT_ROOT
+
+JUDGED = PROJECT_ROOT / "benchmarks" / "relevance"
+Ranker = Callable[[str], list[str]]
+
+
+@dataclass(frozen=True)
+class Scores:
+    p5: float | None  # None for topics with nothing relevant
+    r10: float | None
+    ndcg10: float | None
+    returned: int
+
+
+def load_judged() -> tuple[list[Paper], dict[str, dict[str, int]]]:
+    data = json.loads((JUDGED / "judgments.json").read_text())
+    papers: list[Paper] = []
+    for name in data["corpus"]:
+        for record in files.parse_file(PROJECT_ROOT / name).records:
+            papers.append(Paper(id=len(papers) + 1, **vars(record)))
+    grades = {
+        topic: {pid: int(grade) for grade, ids in by_grade.items() for pid in ids}
+        for topic, by_grade in data["topics"].items()
+    }
+    return papers, grades
+
+
+def engine(papers: Sequence[Paper], limit: int = 10) -> Ranker:
+    """The production matcher (one issue, every paper in the window)."""
+    end = max(p.featured_on for p in papers)
+    matcher = Matcher(
+        papers, window_end=end, window_days=(end - min(p.featured_on for p in papers)).days + 1
+    )
+    return lambda topic: [p.paper.arxiv_id for p in matcher.picks([topic], limit=limit)]
+
+
+def substring_baseline(papers: Sequence[Paper], limit: int = 10) -> Ranker:
+    """What naive tools do: the topic as a case-insensitive substring, title hits first."""
+
+    def rank(topic: str) -> list[str]:
+        needle = topic.lower()
+        hits = [
+            (needle in p.title.lower(), (p.title + " " + p.abstract).lower().count(needle), p)
+            for p in papers
+        ]
+        hits = [h for h in hits if h[1]]
+        hits.sort(key=lambda h: (-h[0], -h[1], -h[2].upvotes))
+        return [h[2].arxiv_id for h in hits[:limit]]
+
+    return rank
+
+
+def score(ranked: list[str], grades: dict[str, int]) -> Scores:
+    relevant = {pid for pid, g in grades.items() if g >= 1}
+    if not relevant:
+        return Scores(None, None, None, len(ranked))
+    shown = ranked[:5]
+    p5 = sum(pid in relevant for pid in shown) / len(shown) if shown else 0.0
+    best = [pid for pid, g in grades.items() if g == 2]
+    r10 = (sum(pid in best for pid in ranked[:10]) / min(10, len(best))) if best else None
+    dcg = sum((2 ** grades.get(pid, 0) - 1) / math.log2(i + 2) for i, pid in enumerate(ranked[:10]))
+    ideal = sorted(grades.values(), reverse=True)[:10]
+    idcg = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+    return Scores(p5, r10, dcg / idcg, len(ranked))
+
+
+def evaluate(ranker: Ranker, judged: dict[str, dict[str, int]]) -> dict[str, Scores]:
+    return {topic: score(ranker(topic), grades) for topic, grades in judged.items()}
+
+
+def macro(scores: dict[str, Scores]) -> dict[str, float]:
+    def mean(values: list[float | None]) -> float:
+        real = [v for v in values if v is not None]
+        return sum(real) / len(real) if real else 0.0
+
+    empty = [s.returned for s in scores.values() if s.p5 is None]
+    return {
+        "p5": mean([s.p5 for s in scores.values()]),
+        "r10": mean([s.r10 for s in scores.values()]),
+        "ndcg10": mean([s.ndcg10 for s in scores.values()]),
+        "empty_returned": float(sum(empty)),
+    }
+
+
+# --- speed --------------------------------------------------------------------------------
+
+
+def speed(n_papers: int = 2000, n_topics: int = 5000) -> dict[str, float]:
+    """Index a week of `n_papers` and score `n_topics` distinct topics against it."""
+    end = dt.date(2026, 5, 12)
+    records = synthetic.papers(n_papers, end=end)
+    week = [Paper(id=i + 1, **vars(r)) for i, r in enumerate(records)]
+    topics = synthetic.topic_pool(n_topics)
+    started = time.perf_counter()
+    matcher = Matcher(week, window_end=end)
+    indexed = time.perf_counter()
+    hits = sum(len(matcher.topic_hits(t)) for t in topics)
+    done = time.perf_counter()
+    return {
+        "papers": n_papers,
+        "topics": n_topics,
+        "index_s": indexed - started,
+        "score_s": done - indexed,
+        "total_s": done - started,
+        "hits": hits,
+    }
