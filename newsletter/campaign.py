@@ -1,50 +1,40 @@
 """Campaign: the only orchestrator. Plan an issue, then deliver batches of it.
 
-`plan` creates one pending Delivery per due reader in one transaction; `deliver`
-claims a batch, picks and renders each reader's papers, sends, and records the
-outcome through the ledger. `dry_run` runs the same selection and rendering
-against a Mailer that writes files, and writes nothing to the database. The CLI
-and the Celery tasks call these same functions.
+`plan` (and `plan_due`, for the hourly schedule) creates one pending Delivery per due
+reader in one transaction; `deliver` claims a batch, picks and renders each reader's
+papers, sends, and records the outcome through the ledger. `dry_run` runs the same
+selection and rendering and writes nothing to the database. The CLI and the Celery
+tasks call these same functions.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, tuple_
 from sqlmodel import Session, col, select
 
-from newsletter import ledger, message, render, subscribers, tokens
+from newsletter import ledger, render, subscribers
+from newsletter.compose import (
+    NOTHING_MATCHED,
+    IssueContext,
+    compose,
+    compose_picks,
+    context_for,
+    picks_for,
+)
 from newsletter.mailer import Mailer, SendError
-from newsletter.match import Matcher, Pick
-from newsletter.models import Delivery, Issue, Paper, Subscriber, SubscriberStatus
+from newsletter.models import Delivery, Issue, Subscriber, SubscriberStatus
 from newsletter.sendtime import due_date, iso_week
 from newsletter.settings import Settings
 
-NOTHING_MATCHED = "no paper this week matched the reader's topics"
 Progress = Callable[[int], None]
-
-
-@dataclass
-class Composed:
-    """One reader's digest, ready to send."""
-
-    reader: Subscriber
-    picks: list[Pick]
-    rendered: render.Rendered
-    msg_id: str
-    unsubscribe_url: str
-
-    def message(self, settings: Settings) -> message.EmailMessage:
-        return message.build(
-            self.rendered,
-            settings=settings,
-            to=self.reader.email,
-            msg_id=self.msg_id,
-            unsubscribe_url=self.unsubscribe_url,
-        )
+ACTIVE = and_(
+    col(Subscriber.status) == SubscriberStatus.CONFIRMED, col(Subscriber.paused).is_(False)
+)
+_PAGE = 1000  # readers read at a time, so memory does not grow with the audience
 
 
 @dataclass
@@ -77,72 +67,29 @@ def issue_for(
     return issue
 
 
-def matcher_for(issue: Issue, settings: Settings, *, session: Session) -> Matcher:
-    papers = session.exec(
-        select(Paper).where(
-            col(Paper.featured_on) >= issue.window_start, col(Paper.featured_on) <= issue.window_end
-        )
-    )
-    return Matcher(list(papers), window_end=issue.window_end, window_days=settings.window_days)
-
-
-ACTIVE = and_(
-    col(Subscriber.status) == SubscriberStatus.CONFIRMED, col(Subscriber.paused).is_(False)
-)
-
-
-def readers(*, session: Session, only: str | None = None) -> list[Subscriber]:
-    """Confirmed readers who have not paused, in a stable order."""
-    query = select(Subscriber).where(ACTIVE)
+def active_ids(*, session: Session, only: str | None = None) -> list[int]:
+    query = select(Subscriber.id).where(ACTIVE)
     if only:
         query = query.where(Subscriber.email == only)
-    return list(session.exec(query.order_by(col(Subscriber.id))))
+    return [i for i in session.exec(query.order_by(col(Subscriber.id))) if i is not None]
 
 
-def compose(
-    reader: Subscriber,
-    *,
-    issue: Issue,
-    matcher: Matcher,
-    already_sent: set[int],
-    settings: Settings,
-    delivery_id: int | None = None,
-) -> Composed | None:
-    """The reader's digest, or None when nothing of this week matches their topics.
-    With `delivery_id` the email links to its own "view in browser" page."""
-    picks = matcher.picks(reader.interests, limit=settings.issue_size, exclude=already_sent)
-    if not picks:
-        return None
-    return compose_picks(reader, picks, issue=issue, settings=settings, delivery_id=delivery_id)
-
-
-def compose_picks(
-    reader: Subscriber,
-    picks: list[Pick],
-    *,
-    issue: Issue,
-    settings: Settings,
-    delivery_id: int | None = None,
-) -> Composed:
-    assert reader.id is not None
-    unsubscribe = tokens.link(settings, tokens.Purpose.UNSUBSCRIBE, reader.id)
-    view = delivery_id and tokens.link(settings, tokens.Purpose.VIEW, reader.id, delivery_id)
-    links = render.Links(
-        manage=tokens.link(settings, tokens.Purpose.MANAGE, reader.id),
-        unsubscribe=unsubscribe,
-        view=view or None,
-    )
-    rendered = render.digest(
-        picks=picks,
-        email=reader.email,
-        topics=reader.interests_shown,
-        week=issue.week,
-        links=links,
-        postal_address=settings.postal_address,
-    )
-    return Composed(
-        reader, picks, rendered, message.message_id(settings, issue.week, reader.id), unsubscribe
-    )
+def iter_readers(
+    *, session: Session, only: str | None = None, limit: int | None = None
+) -> Iterator[list[Subscriber]]:
+    """Active readers in pages of `_PAGE`, by id."""
+    after, left = 0, limit
+    while left is None or left > 0:
+        query = select(Subscriber).where(ACTIVE, col(Subscriber.id) > after)
+        if only:
+            query = query.where(Subscriber.email == only)
+        size = _PAGE if left is None else min(_PAGE, left)
+        page = list(session.exec(query.order_by(col(Subscriber.id)).limit(size)))
+        if not page:
+            return
+        yield page
+        after = page[-1].id or 0
+        left = None if left is None else left - len(page)
 
 
 def plan(
@@ -151,8 +98,9 @@ def plan(
     """Create the week's issue and a pending delivery per confirmed reader; one transaction."""
     issue = issue_for(issue_date, settings, session=session)
     assert issue.id is not None
-    ids = [r.id for r in readers(session=session, only=only) if r.id is not None]
-    created = ledger.ensure_pending(issue.id, ids, session=session)
+    created = ledger.ensure_pending(
+        issue.id, active_ids(session=session, only=only), session=session
+    )
     session.commit()
     return issue, len(created)
 
@@ -198,31 +146,30 @@ def deliver(
     """Claim, compose, send and record a batch; commits after each message.
 
     With `weeks`, only deliveries of those weeks' issues are taken (workers pass the
-    current weeks, so a stale queue never sends a week that is over).
+    current weeks, so a stale queue never sends a week that is over). The number of
+    queries does not depend on the batch's readers: one claim, one read of the readers,
+    one of their history, one check of the issue's papers, then one write per message.
     """
     batch = ledger.claim(delivery_ids, session=session, lease=settings.delivery_lease, weeks=weeks)
     if not batch:
         return
-    issues = {
-        i.id: i
-        for i in session.exec(select(Issue).where(col(Issue.id).in_({d.issue_id for d in batch})))
-    }
-    matchers = {i: matcher_for(issue, settings, session=session) for i, issue in issues.items()}
-    subscribers = {
+    issues = session.exec(select(Issue).where(col(Issue.id).in_({d.issue_id for d in batch})))
+    contexts = {i.id: context_for(i, settings, session=session) for i in issues}
+    readers = {
         s.id: s
         for s in session.exec(
             select(Subscriber).where(col(Subscriber.id).in_([d.subscriber_id for d in batch]))
         )
     }
     history = ledger.sent_papers([d.subscriber_id for d in batch], session=session)
+    session.info[ledger.FLUSH_EVERY] = settings.ledger_flush_every
     for index, delivery in enumerate(batch):
-        reader = subscribers[delivery.subscriber_id]
+        reader = readers[delivery.subscriber_id]
         try:
             _deliver_one(
                 delivery,
                 reader,
-                issues[delivery.issue_id],
-                matchers[delivery.issue_id],
+                contexts[delivery.issue_id],
                 history,
                 settings,
                 session=session,
@@ -232,17 +179,18 @@ def deliver(
         except SendError as exc:  # the server cannot be reached: stop, keep the rest pending
             for rest in batch[index:]:
                 ledger.release(rest, exc.reply, session=session, attempted=False)
+            ledger.flush(session)
             summary.retry += len(batch) - index
             raise
         if progress:
             progress(1)
+    ledger.flush(session)
 
 
 def _deliver_one(
     delivery: Delivery,
     reader: Subscriber,
-    issue: Issue,
-    matcher: Matcher,
+    ctx: IssueContext,
     history: dict[int, set[int]],
     settings: Settings,
     *,
@@ -257,8 +205,7 @@ def _deliver_one(
         return
     composed = compose(
         reader,
-        issue=issue,
-        matcher=matcher,
+        ctx,
         already_sent=history.get(reader.id or 0, set()),
         settings=settings,
         delivery_id=delivery.id,
@@ -280,7 +227,8 @@ def _deliver_one(
             ledger.release(delivery, exc.reply, session=session)
             summary.retry += 1
         return
-    reader.bounces = 0
+    if reader.bounces:
+        reader.bounces = 0
     ledger.mark_sent(
         delivery,
         paper_ids=[p.paper.id for p in composed.picks if p.paper.id],
@@ -299,13 +247,12 @@ def send(
     mailer: Mailer,
     only: str | None = None,
     limit: int | None = None,
-    batch_size: int = 200,
     progress: Progress | None = None,
 ) -> Summary:
     """Plan the week's issue, then deliver whatever of it is still pending, batch by batch."""
     issue, _ = plan(issue_date, settings, session=session, only=only)
     assert issue.id is not None
-    only_ids = [r.id for r in readers(session=session, only=only) if r.id] if only else None
+    only_ids = active_ids(session=session, only=only) if only else None
     pending = ledger.claimable(
         issue.id,
         session=session,
@@ -318,9 +265,9 @@ def send(
         return summary
     mailer.open()  # fail before claiming anything if the server is unreachable
     try:
-        for start in range(0, len(pending), batch_size):
+        for start in range(0, len(pending), settings.batch_size):
             deliver(
-                pending[start : start + batch_size],
+                pending[start : start + settings.batch_size],
                 settings,
                 session=session,
                 mailer=mailer,
@@ -337,56 +284,59 @@ def dry_run(
     settings: Settings,
     *,
     session: Session,
-    mailer: Mailer,
+    mailer: Mailer | None,
     only: str | None = None,
     limit: int | None = None,
     progress: Progress | None = None,
 ) -> Summary:
-    """What `send` would do, rendered through `mailer`, with no write to the database."""
+    """What `send` would do, with no write to the database. With a `mailer` (an outbox)
+    every digest is rendered and handed to it; without, only the picks are made."""
     issue = issue_for(issue_date, settings, session=session, create=False)
     summary = Summary(week=issue.week)
-    matcher = matcher_for(issue, settings, session=session)
-    due = readers(session=session, only=only)[:limit]
-    history = ledger.sent_papers([r.id for r in due if r.id], session=session)
-    summary.planned = len(due)
-    mailer.open()
+    ctx = context_for(issue, settings, session=session)
+    if mailer:
+        mailer.open()
     try:
-        for reader in due:
-            composed = compose(
-                reader,
-                issue=issue,
-                matcher=matcher,
-                already_sent=history.get(reader.id or 0, set()),
-                settings=settings,
-            )
-            summary.rows.append(_row(reader, composed))
-            if composed is None:
-                summary.skipped += 1
-            else:
-                mailer.send(composed.message(settings), reader.email)
-                summary.sent += 1
+        for page in iter_readers(session=session, only=only, limit=limit):
+            history = ledger.sent_papers([r.id for r in page if r.id], session=session)
+            for reader in page:
+                _dry_one(reader, ctx, history.get(reader.id or 0, set()), settings, mailer, summary)
+            summary.planned += len(page)
+            session.expunge_all()  # keep memory flat over a large audience
             if progress:
-                progress(1)
+                progress(len(page))
     finally:
-        mailer.close()
+        if mailer:
+            mailer.close()
     session.rollback()
     return summary
 
 
-def _row(reader: Subscriber, composed: Composed | None) -> dict[str, object]:
-    if composed is None:
-        return {
+def _dry_one(
+    reader: Subscriber,
+    ctx: IssueContext,
+    sent: set[int],
+    settings: Settings,
+    mailer: Mailer | None,
+    summary: Summary,
+) -> None:
+    picks = picks_for(reader, ctx, sent, settings)
+    if not picks:
+        summary.skipped += 1
+        summary.rows.append(
+            {"email": reader.email, "papers": 0, "subject": "", "top": "", "why": NOTHING_MATCHED}
+        )
+        return
+    if mailer:
+        composed = compose_picks(reader, picks, ctx, settings=settings)
+        mailer.send(composed.message(settings), reader.email)
+    summary.sent += 1
+    summary.rows.append(
+        {
             "email": reader.email,
-            "papers": 0,
-            "subject": "",
-            "top": "",
-            "why": NOTHING_MATCHED,
+            "papers": len(picks),
+            "subject": render.subject(picks),
+            "top": picks[0].paper.title,
+            "why": picks[0].why,
         }
-    top = composed.picks[0]
-    return {
-        "email": reader.email,
-        "papers": len(composed.picks),
-        "subject": composed.rendered.subject,
-        "top": top.paper.title,
-        "why": top.why,
-    }
+    )

@@ -19,6 +19,16 @@ class DatabaseError(Exception):
     """The database cannot be reached or is not at the expected schema."""
 
 
+class QueryCounter:
+    """Statements sent to the database by this process (for the benchmark's per-batch figure)."""
+
+    count = 0
+
+    @classmethod
+    def hook(cls, *_args: object) -> None:
+        cls.count += 1
+
+
 def get_engine(url: str | None = None) -> Engine:
     """The process's engine for `url` (default: the configured database)."""
     return _engine(url or get_settings().database_url)
@@ -29,8 +39,10 @@ def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "before_cursor_execute", QueryCounter.hook)
+    return engine
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

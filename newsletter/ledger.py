@@ -17,35 +17,56 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from newsletter.models import Delivery, DeliveryStatus, Issue, utcnow
 
 LEASE = dt.timedelta(minutes=10)
 MAX_ATTEMPTS = 5
+FLUSH_EVERY = "ledger_flush_every"
+_PENDING = "ledger_pending"
 _CHUNK = 1000
 _ERROR_MAX = 500
 
 
 def ensure_pending(issue_id: int, subscriber_ids: Sequence[int], *, session: Session) -> list[int]:
-    """Create a pending delivery for each reader that has none in this issue; return their ids."""
-    have: set[int] = set()
+    """Create a pending delivery for each reader that has none in this issue; return their ids.
+    Bulk statements in chunks, so planning 100,000 readers is a few round trips per chunk."""
+    new_ids: list[int | None] = []
     for start in range(0, len(subscriber_ids), _CHUNK):
         chunk = subscriber_ids[start : start + _CHUNK]
-        have.update(
+        have = set(
             session.exec(
                 select(Delivery.subscriber_id).where(
                     Delivery.issue_id == issue_id, col(Delivery.subscriber_id).in_(chunk)
                 )
             )
         )
-    new = [
-        Delivery(issue_id=issue_id, subscriber_id=sid) for sid in subscriber_ids if sid not in have
-    ]
-    session.add_all(new)
-    session.flush()
-    return [d.id for d in new if d.id is not None]
+        fresh = [sid for sid in chunk if sid not in have]
+        if not fresh:
+            continue
+        now = utcnow()
+        session.execute(
+            insert(Delivery),
+            [
+                {
+                    "issue_id": issue_id,
+                    "subscriber_id": sid,
+                    "status": DeliveryStatus.PENDING,
+                    "paper_ids": [],
+                    "picks": [],
+                    "attempts": 0,
+                    "updated_at": now,
+                }
+                for sid in fresh
+            ],
+        )
+        created = select(col(Delivery.id)).where(
+            Delivery.issue_id == issue_id, col(Delivery.subscriber_id).in_(fresh)
+        )
+        new_ids += session.exec(created)
+    return sorted(i for i in new_ids if i is not None)
 
 
 def claimable(
@@ -153,21 +174,48 @@ def release(delivery: Delivery, error: str, *, session: Session, attempted: bool
 
     `attempted=False` (the server could not be reached at all) does not use up an attempt.
     """
-    if not attempted:
-        delivery.attempts -= 1
-    elif delivery.attempts >= MAX_ATTEMPTS:
+    if attempted and delivery.attempts >= MAX_ATTEMPTS:
         mark_failed(
             delivery, f"gave up after {delivery.attempts} attempts: {error}", session=session
         )
         return
-    _finish(delivery, DeliveryStatus.PENDING, session=session, last_error=error[:_ERROR_MAX])
+    attempts = delivery.attempts - (0 if attempted else 1)
+    _finish(
+        delivery,
+        DeliveryStatus.PENDING,
+        session=session,
+        last_error=error[:_ERROR_MAX],
+        attempts=attempts,
+    )
 
 
 def _finish(delivery: Delivery, status: DeliveryStatus, *, session: Session, **values: Any) -> None:
-    for name, value in values.items():
-        setattr(delivery, name, value)
-    delivery.status, delivery.claimed_by, delivery.updated_at = status, None, utcnow()
-    session.add(delivery)
+    """Record an outcome. Rows are written as one bulk UPDATE by primary key at `flush`."""
+    row = {
+        "paper_ids": delivery.paper_ids,
+        "picks": delivery.picks,
+        "message_id": None,
+        "sent_at": None,
+        "last_error": None,
+        "attempts": delivery.attempts,
+    } | values
+    row |= {"id": delivery.id, "status": status, "claimed_by": None, "updated_at": utcnow()}
+    pending: list[dict[str, Any]] = session.info.setdefault(_PENDING, [])
+    pending.append(row)
+    if len(pending) >= session.info.get(FLUSH_EVERY, 1):
+        flush(session)
+
+
+def flush(session: Session) -> None:
+    """Write and commit the outcomes recorded since the last flush, in one statement.
+
+    By default every outcome commits at once, so a worker killed mid-batch re-sends at most
+    the message in flight. With `session.info[FLUSH_EVERY] = N` outcomes commit N at a time,
+    for a constant number of queries per batch; a killed worker may then re-send up to N
+    messages, with the same Message-ID."""
+    pending = session.info.pop(_PENDING, [])
+    if pending:
+        session.execute(update(Delivery), pending)
     session.commit()
 
 

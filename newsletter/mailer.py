@@ -12,7 +12,8 @@ import contextlib
 import re
 import smtplib
 import ssl
-from email.message import EmailMessage
+from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 from typing import Protocol
 
@@ -30,7 +31,7 @@ class SendError(Exception):
 
 class Mailer(Protocol):
     def open(self) -> None: ...
-    def send(self, msg: EmailMessage, to: str) -> None: ...
+    def send(self, msg: bytes, to: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -63,14 +64,14 @@ class SmtpMailer:
             ) from exc
         self._conn = conn
 
-    def send(self, msg: EmailMessage, to: str) -> None:
+    def send(self, msg: bytes, to: str) -> None:
         """Send one message; on a dropped connection reconnect once and try again."""
         for attempt in (1, 2):
             if self._conn is None:
                 self.open()
             assert self._conn is not None
             try:
-                self._conn.send_message(msg, from_addr=self.settings.sender_address, to_addrs=[to])
+                _transaction(self._conn, self.settings.sender_address, to, msg)
                 return
             except smtplib.SMTPRecipientsRefused as exc:
                 code, text = next(iter(exc.recipients.values()))
@@ -109,24 +110,49 @@ class OutboxMailer:
 
     def __init__(self, directory: Path | None):
         self.directory = directory
-        self.sent: list[tuple[str, EmailMessage]] = []
+        self.sent: list[tuple[str, bytes]] = []
 
     def open(self) -> None:
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
 
-    def send(self, msg: EmailMessage, to: str) -> None:
+    def send(self, msg: bytes, to: str) -> None:
         self.sent.append((to, msg))
         if self.directory is None:
             return
         stem = f"{len(self.sent):04d}-{re.sub(r'[^A-Za-z0-9@._-]', '_', to)[:80]}"
-        (self.directory / f"{stem}.eml").write_bytes(msg.as_bytes())
-        html = msg.get_body(preferencelist=("html",))
+        (self.directory / f"{stem}.eml").write_bytes(msg)
+        parsed = message_from_bytes(msg, policy=default)
+        html = parsed.get_body(preferencelist=("html",))
         if html is not None:
             (self.directory / f"{stem}.html").write_text(html.get_content(), encoding="utf-8")
 
     def close(self) -> None:
         pass
+
+
+def _transaction(conn: smtplib.SMTP, sender: str, to: str, msg: bytes) -> None:
+    """MAIL, RCPT, DATA for one message that `message.build` made (CRLF line endings only).
+
+    smtplib's sendmail runs two regular expressions over every message to fix line endings
+    and dot-stuff; our bytes need only the dot-stuffing, which a plain replace does."""
+    conn.ehlo_or_helo_if_needed()
+    code, reply = conn.mail(sender)
+    if code != 250:
+        conn.rset()
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = conn.rcpt(to)
+    if code not in (250, 251):
+        conn.rset()
+        raise smtplib.SMTPRecipientsRefused({to: (code, reply)})
+    code, reply = conn.docmd("data")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    body = (b"." + msg if msg.startswith(b".") else msg).replace(b"\r\n.", b"\r\n..")
+    conn.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+    code, reply = conn.getreply()
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
 
 
 def _classified(code: int, text: bytes | str) -> SendError:

@@ -14,6 +14,7 @@ however many readers share it, and only against papers that hold all its concept
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -201,6 +202,7 @@ class Matcher:
         for index, p in enumerate(self.papers):
             for name in p.authors:
                 self._authors[_name_key(name)].add(index)
+        self._meta = [(p.id, p.upvotes, p.arxiv_id) for p in self.papers]  # read per pick
         self._cache: dict[str, dict[int, TopicHit]] = {}
         self._concepts: dict[Concept, dict[int, _Occurrence]] = {}
 
@@ -269,16 +271,18 @@ class Matcher:
         for topic in topics:
             for index, hit in self.topic_hits(topic).items():
                 by_paper[index].append(hit)
-        picks = []
+        ranked = []
         for index, hits in by_paper.items():
-            paper = self.papers[index]
-            if paper.id in exclude:
+            paper_id, upvotes, arxiv_id = self._meta[index]
+            if paper_id in exclude:
                 continue
-            hits.sort(key=lambda h: -h.relevance)
-            best = min(hits[0].relevance, MAX_RELEVANCE) / MAX_RELEVANCE
-            picks.append(Pick(paper, round(0.6 * best + self._prior[index], 4), hits))
-        picks.sort(key=lambda p: (-p.score, -p.paper.upvotes, p.paper.arxiv_id))
-        return picks[:limit]
+            best = min(max(h.relevance for h in hits), MAX_RELEVANCE) / MAX_RELEVANCE
+            ranked.append((round(0.6 * best + self._prior[index], 4), upvotes, arxiv_id, index))
+        top = heapq.nsmallest(limit, ranked, key=lambda r: (-r[0], -r[1], r[2]))
+        return [
+            Pick(self.papers[i], score, sorted(by_paper[i], key=lambda h: -h.relevance))
+            for score, _, _, i in top
+        ]
 
 
 def _name_key(name: str) -> str:

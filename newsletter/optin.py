@@ -9,7 +9,6 @@ changes a confirmed reader's topics; only their signed manage link can.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.message import EmailMessage
 from email.utils import make_msgid
 
 from sqlmodel import Session
@@ -87,7 +86,7 @@ def split_topics(text: str) -> list[str]:
     return [t for line in text.splitlines() for t in line.split(",") if t.strip()]
 
 
-def message(outgoing: Outgoing, settings: Settings) -> EmailMessage:
+def message(outgoing: Outgoing, settings: Settings) -> bytes:
     """The confirmation (or "you are already subscribed") email."""
     sid = outgoing.subscriber_id
     context = {

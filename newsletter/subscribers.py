@@ -27,12 +27,14 @@ def normalise_email(raw: str) -> str:
     if len(raw) > 320:
         raise InvalidInput("invalid email address: longer than 320 characters")
     try:
-        info = validate_email(raw.strip(), check_deliverability=False)
+        # ASCII addresses only (IDN domains become punycode): mail to a UTF-8 mailbox needs
+        # SMTPUTF8 on every hop, which a newsletter cannot count on.
+        info = validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise InvalidInput(f"invalid email address {one_line(raw, 80)!r}: {exc}") from exc
     # RFC 5321 lets the local part be case-sensitive, but no mailbox provider treats it so;
     # folding it too is what stops "Ada@" and "ada@" from being two subscriptions.
-    return info.normalized.lower()
+    return (info.ascii_email or info.normalized).lower()
 
 
 def clean_topics(raw: Iterable[str], *, required: bool = True) -> list[str]:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from newsletter import campaign, optin, tokens
+from newsletter import campaign, compose, optin, tokens
 from newsletter.db import session_scope
 from newsletter.mailer import SendError, SmtpMailer
 from newsletter.match import Pick
@@ -63,6 +63,7 @@ async def security_headers(
 
 
 def db() -> Iterator[Session]:
+    # Handlers commit before answering; this commits anything left and rolls back on error.
     with session_scope() as session:
         yield session
 
@@ -168,6 +169,7 @@ def _subscribe(
     ):
         raise StarletteHTTPException(429, "Too many requests for this address; try again later.")
     outgoing = optin.request(data.email, data.topic_list(), schedule, session=session)
+    session.commit()  # before the answer and the mail: its link must find the reader
     if outgoing is not None:
         background.add_task(send_optin_mail, outgoing, settings)
 
@@ -263,6 +265,7 @@ def confirm(request: Request, token: str, session: DB) -> HTMLResponse:
     if expired and reader.status != SubscriberStatus.CONFIRMED:
         return page(request, "expired", 410, action=f"/confirm/{token}/resend")
     optin.confirm(reader, request.client.host if request.client else None, session=session)
+    session.commit()
     assert reader.id is not None
     manage = tokens.link(get_settings(), tokens.Purpose.MANAGE, reader.id)
     return page(
@@ -316,6 +319,7 @@ def manage(
     try:
         schedule = Schedule(timezone, parse_day(send_day), send_hour)
         optin.update(reader, optin.split_topics(topics), schedule, paused, session=session)
+        session.commit()
     except (InvalidInput, ValueError) as exc:
         session.rollback()
         session.refresh(reader)
@@ -349,6 +353,7 @@ def unsubscribe(request: Request, token: str, session: DB) -> HTMLResponse:
     """The button, and RFC 8058 one-click (body `List-Unsubscribe=One-Click`, no cookies)."""
     reader, _ = reader_for(token, tokens.Purpose.UNSUBSCRIBE, session)
     optin.unsubscribe(reader, session=session)
+    session.commit()  # honoured at once, before the answer
     return notice(
         request,
         "You are unsubscribed",
@@ -377,7 +382,8 @@ def view_issue(token: str, session: DB) -> HTMLResponse:
     ]
     if issue is None or not picks:
         raise not_found()
-    composed = campaign.compose_picks(reader, picks, issue=issue, settings=get_settings())
+    ctx = compose.context_for(issue, get_settings(), session=session)
+    composed = compose.compose_picks(reader, picks, ctx, settings=get_settings())
     return HTMLResponse(composed.rendered.html)
 
 

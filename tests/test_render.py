@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from email import message_from_bytes
+from email.policy import default
 from html.parser import HTMLParser
 
 from newsletter import message, render
@@ -98,14 +100,31 @@ def test_links_only_http_and_code_link_when_known() -> None:
 
 def test_message_is_multipart_alternative_text_first() -> None:
     settings = Settings(secret_key="k", sender="Papers <digest@papers.example.com>")
-    msg = message.build(
+    raw = message.build(
         _render(_pick("T", ["A"])),
         settings=settings,
         to="ada@example.com",
         msg_id=message.message_id(settings, "2026-W20", 5),
         unsubscribe_url="https://x.example/u/T",
     )
+    msg = message_from_bytes(raw, policy=default)
     assert msg.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
     assert msg["Message-ID"] == "<digest.2026-W20.5@papers.example.com>"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_headers_refuse_line_breaks_and_encode_non_ascii() -> None:
+    settings = Settings(secret_key="k", sender="Papiers Zoë <digest@papers.example.com>")
+    rendered = render.Rendered("Ünïcode subject — 5 papers", "p", "text", "<p>html</p>")
+    raw = message.build(rendered, settings=settings, to="ada@example.com", msg_id="<a@b>")
+    msg = message_from_bytes(raw, policy=default)
+    assert msg["Subject"] == "Ünïcode subject — 5 papers"
+    assert msg["From"].addresses[0].display_name == "Papiers Zoë"
+    assert "List-Unsubscribe" not in msg  # transactional: no list headers
+    import pytest
+
+    with pytest.raises(ValueError, match="line break"):
+        message.build(
+            rendered, settings=settings, to="a@example.com\r\nBcc: x@example.com", msg_id="<a@b>"
+        )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 from celery import Task
+from celery.utils.log import get_task_logger
 from sqlalchemy.exc import OperationalError
 
 from newsletter import campaign, ledger
-from newsletter.db import session_scope
+from newsletter.db import QueryCounter, session_scope
 from newsletter.ingest import Parsed, hf, store
 from newsletter.ingest.http import FetchError, make_client
 from newsletter.mailer import SendError, SmtpMailer
@@ -20,6 +22,7 @@ from workers.celery_app import app
 
 # Transient: the SMTP server or the database could not be reached. Permanent refusals are
 # recorded per delivery by the campaign and never raised, so they are never retried.
+log = get_task_logger(__name__)
 _RETRY = {
     "autoretry_for": (SendError, OperationalError),
     "retry_backoff": 5,
@@ -56,6 +59,7 @@ def deliver_batch(self: Task, delivery_ids: list[int], now: str | None = None) -
     settings = get_settings()
     summary = campaign.Summary(week="")
     mailer = SmtpMailer(settings)
+    queries, started = QueryCounter.count, time.perf_counter()
     try:
         with session_scope() as session:
             campaign.deliver(
@@ -68,6 +72,15 @@ def deliver_batch(self: Task, delivery_ids: list[int], now: str | None = None) -
             )
     finally:
         mailer.close()
+    log.info(
+        "deliver_batch ids=%d sent=%d skipped=%d failed=%d queries=%d seconds=%.3f",
+        len(delivery_ids),
+        summary.sent,
+        summary.skipped,
+        summary.failed,
+        QueryCounter.count - queries,
+        time.perf_counter() - started,
+    )
     return {
         "sent": summary.sent,
         "skipped": summary.skipped,

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import Progress as Bar
 from rich.table import Table
 
-from newsletter import campaign, ledger
+from newsletter import campaign, compose, ledger
 from newsletter.cli import cli, emit_json, is_tty
 from newsletter.db import session_scope
 from newsletter.mailer import OutboxMailer, SmtpMailer
@@ -20,6 +20,7 @@ from newsletter.settings import get_settings
 from newsletter.subscribers import InvalidInput, get_by_email, normalise_email
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
+TABLE_ROWS = 50
 
 
 @contextmanager
@@ -61,7 +62,7 @@ def send(
     settings, day = get_settings(), _day(issue_date)
     only = normalise_email(only) if only else None
     with session_scope() as session:
-        total = len(campaign.readers(session=session, only=only)[:limit])
+        total = len(campaign.active_ids(session=session, only=only)[:limit])
         if only and total == 0:
             raise InvalidInput(f"{only} is not a confirmed subscriber")
         with _progress("rendering" if dry_run else "sending", total) as progress:
@@ -70,7 +71,7 @@ def send(
                     day,
                     settings,
                     session=session,
-                    mailer=OutboxMailer(out),
+                    mailer=OutboxMailer(out) if out else None,
                     only=only,
                     limit=limit,
                     progress=progress,
@@ -110,9 +111,11 @@ def _report(summary: campaign.Summary, *, dry_run: bool, out: Path | None, as_js
             "why",
             title=f"Issue {summary.week} (dry run: nothing sent, nothing written)",
         )
-        for row in summary.rows:
+        for row in summary.rows[:TABLE_ROWS]:
             table.add_row(*(str(row[k]) for k in ("email", "papers", "subject", "top", "why")))
         Console(width=200 if not is_tty() else None).print(table)
+        if len(summary.rows) > TABLE_ROWS:
+            click.echo(f"... and {len(summary.rows) - TABLE_ROWS} more readers (--json lists all)")
     line = (
         f"week={summary.week} planned={summary.planned} would_send={summary.sent} "
         f"skipped={summary.skipped}"
@@ -140,18 +143,14 @@ def preview(email: str, issue_date: dt.datetime | None, out: Path | None) -> Non
         if reader is None:
             raise InvalidInput(f"no subscriber with the address {address}")
         issue = campaign.issue_for(_day(issue_date), settings, session=session, create=False)
-        matcher = campaign.matcher_for(issue, settings, session=session)
+        ctx = compose.context_for(issue, settings, session=session)
         history = ledger.sent_papers([reader.id or 0], session=session)
-        composed = campaign.compose(
-            reader,
-            issue=issue,
-            matcher=matcher,
-            already_sent=history.get(reader.id or 0, set()),
-            settings=settings,
+        composed = compose.compose(
+            reader, ctx, already_sent=history.get(reader.id or 0, set()), settings=settings
         )
         session.rollback()
     if composed is None:
-        raise click.ClickException(f"nothing to preview: {campaign.NOTHING_MATCHED} ({issue.week})")
+        raise click.ClickException(f"nothing to preview: {compose.NOTHING_MATCHED} ({issue.week})")
     path = out or Path(f"preview-{address.replace('@', '_at_')}.html")
     path.write_text(composed.rendered.html, encoding="utf-8")
     click.echo(f"{composed.rendered.subject}\nwritten to {path.resolve()}")

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from sqlmodel import Session, col, select
 
 from newsletter.ingest import PaperRecord, Parsed
-from newsletter.models import Paper
+from newsletter.models import Paper, utcnow
 
 _CHUNK = 500
 _UPDATABLE = (
@@ -79,5 +79,7 @@ def _apply(
             continue
         setattr(paper, name, new)
         changed = True
+    if changed:
+        paper.ingested_at = utcnow()  # tells workers' caches that the week's papers changed
     report.updated += changed
     report.unchanged += not changed

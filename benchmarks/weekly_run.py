@@ -1,0 +1,424 @@
+"""The weekly run at scale, through the real path: plan, Celery workers on Redis, match,
+render, send over SMTP into a sink, record. Prints a table and writes JSON to
+benchmarks/results/.
+
+    .venv/bin/python benchmarks/weekly_run.py [--readers 100000] [--papers 2000]
+        [--workers 2] [--sqlite] [--no-dry-run] [--no-smtp-source]
+
+Needs PostgreSQL (NEWSLETTER_TEST_PG_URL, default postgres@127.0.0.1:5432/test; a fresh
+database is created and dropped) and Redis (database 14 is flushed). The SMTP sink is
+Postfix's smtp-sink when installed (Debian package postfix), else an aiosmtpd sink.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import redis
+from sqlalchemy import insert, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from newsletter import db, synthetic  # noqa: E402
+from newsletter.models import Paper, Subscriber, SubscriberStatus, utcnow  # noqa: E402
+
+MONDAY = dt.datetime(2026, 5, 11, 8, tzinfo=dt.UTC)
+PG_ADMIN = os.environ.get(
+    "NEWSLETTER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- data --------------------------------------------------------------------------------
+
+
+def make_database(use_sqlite: bool, tmp: Path) -> tuple[str, str | None]:
+    if use_sqlite:
+        return f"sqlite:///{tmp / 'bench.db'}", None
+    name = f"newsletter_bench_{uuid.uuid4().hex[:8]}"
+    admin = make_url(PG_ADMIN)
+    with psycopg.connect(
+        host=admin.host,
+        port=admin.port or 5432,
+        user=admin.username,
+        dbname=admin.database,
+        autocommit=True,
+    ) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin.set(database=name).render_as_string(hide_password=False), name
+
+
+def drop_database(name: str | None) -> None:
+    if name:
+        admin = make_url(PG_ADMIN)
+        with psycopg.connect(
+            host=admin.host,
+            port=admin.port or 5432,
+            user=admin.username,
+            dbname=admin.database,
+            autocommit=True,
+        ) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def load(url: str, readers: int, papers: int) -> float:
+    """Bulk-insert the week's papers and the audience; returns seconds taken."""
+    started = time.perf_counter()
+    db.upgrade(url)
+    engine = db.get_engine(url)
+    now = utcnow()
+    rows = [
+        vars(r)
+        | {
+            "ingested_at": now,
+            "categories": [],
+            "ai_summary": None,
+            "github_url": None,
+            "project_url": None,
+            "published_at": None,
+        }
+        for r in synthetic.papers(papers, end=MONDAY.date())
+    ]
+    pool = synthetic.topic_pool(3000)
+    weights = [1 / (rank + 1) ** 0.8 for rank in range(len(pool))]  # a few topics are popular
+    rng = random.Random(11)
+    with engine.begin() as conn:
+        conn.execute(insert(Paper), rows)
+        for start in range(0, readers, 5000):
+            conn.execute(
+                insert(Subscriber),
+                [
+                    {
+                        "email": f"reader{i:07d}@example.com",
+                        "status": SubscriberStatus.CONFIRMED,
+                        "topics": list(
+                            dict.fromkeys(rng.choices(pool, weights, k=rng.randint(1, 5)))
+                        ),
+                        "follows": [],
+                        "timezone": "UTC",
+                        "send_day": 0,
+                        "send_hour": 8,
+                        "created_at": now,
+                        "confirmed_at": now,
+                        "paused": False,
+                        "bounces": 0,
+                    }
+                    for i in range(start, min(readers, start + 5000))
+                ],
+            )
+    return time.perf_counter() - started
+
+
+# --- processes ---------------------------------------------------------------------------
+
+
+def start_sink(port: int, tmp: Path) -> subprocess.Popen[bytes]:
+    if shutil.which("smtp-sink"):
+        cmd = ["smtp-sink", "-u", "root", f"127.0.0.1:{port}", "1024"]
+    else:
+        cmd = [sys.executable, str(ROOT / "benchmarks" / "sink.py"), str(port)]
+    proc = subprocess.Popen(cmd, stdout=(tmp / "sink.log").open("w"), stderr=subprocess.STDOUT)
+    time.sleep(0.5)
+    return proc
+
+
+def start_workers(count: int, env: dict[str, str], tmp: Path) -> list[subprocess.Popen[bytes]]:
+    procs = []
+    for n in range(count):
+        log = tmp / f"worker{n}.log"
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "workers.celery_app",
+                    "worker",
+                    "--pool",
+                    "prefork",
+                    "--concurrency",
+                    "1",
+                    "-n",
+                    f"bench{n}@%h",
+                    "--loglevel",
+                    "INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log.open("w"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if all("ready." in (tmp / f"worker{n}.log").read_text() for n in range(count)):
+            return procs
+        time.sleep(0.2)
+    raise SystemExit("workers did not start:\n" + (tmp / "worker0.log").read_text()[-2000:])
+
+
+def rss_mb(pid: int) -> dict[str, float]:
+    """Resident memory in MB of a worker's main process and of each pool child."""
+    found = {}
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return found
+    for name, p in [("main", pid), *((f"child{n}", int(c)) for n, c in enumerate(children))]:
+        try:
+            status = Path(f"/proc/{p}/status").read_text().splitlines()
+        except OSError:
+            continue
+        kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+        found[name] = kb / 1024
+    return found
+
+
+# --- measurements ------------------------------------------------------------------------
+
+
+def dry_run_seconds(env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "newsletter.cli",
+            "send",
+            "--dry-run",
+            "--issue-date",
+            MONDAY.date().isoformat(),
+            "--json",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def smtp_source_rate(
+    port: int, size: int, messages: int = 20000, sessions: int = 4
+) -> float | None:
+    if not shutil.which("smtp-source"):
+        return None
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            "smtp-source",
+            "-s",
+            str(sessions),
+            "-l",
+            str(size),
+            "-m",
+            str(messages),
+            "-f",
+            "bench@example.com",
+            "-t",
+            "sink@example.com",
+            f"127.0.0.1:{port}",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return messages / (time.perf_counter() - started)
+
+
+def run_issue(url: str, readers: int, workers: list[subprocess.Popen[bytes]]) -> dict[str, object]:
+    from workers.celery_app import make_app
+
+    engine = db.get_engine(url)
+    started = time.perf_counter()
+    make_app().send_task("newsletter.tick", args=[MONDAY.isoformat()])
+    peak: dict[int, dict[str, float]] = {p.pid: {} for p in workers}
+    done = 0
+    while done < readers:
+        time.sleep(1)
+        for p in workers:
+            for name, mb in rss_mb(p.pid).items():
+                peak[p.pid][name] = max(peak[p.pid].get(name, 0.0), mb)
+        with engine.connect() as conn:
+            done = conn.execute(
+                text("SELECT count(*) FROM delivery WHERE status IN ('sent','skipped','failed')")
+            ).scalar_one()
+        if time.perf_counter() - started > 3600:
+            raise SystemExit(f"gave up after an hour with {done} of {readers} done")
+    wall = time.perf_counter() - started
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT sent_at, claimed_at FROM delivery WHERE status = 'sent'")
+        ).all()
+        statuses = dict(
+            conn.execute(text("SELECT status, count(*) FROM delivery GROUP BY status")).all()
+        )
+        planned_at = conn.execute(text("SELECT min(claimed_at) FROM delivery")).scalar_one()
+    sent_times = sorted(r[0] for r in rows)
+    latencies = sorted((r[0] - r[1]).total_seconds() * 1000 for r in rows)
+    span = (sent_times[-1] - planned_at).total_seconds() if sent_times else 0.0
+    return {
+        "wall_s": round(wall, 1),
+        "send_span_s": round(span, 1),
+        "statuses": statuses,
+        "digests_per_s": round(len(rows) / span, 1) if span else 0.0,
+        "latency_ms_p50": round(statistics.median(latencies), 1) if latencies else None,
+        "latency_ms_p95": round(latencies[int(0.95 * (len(latencies) - 1))], 1)
+        if latencies
+        else None,
+        "peak_rss_mb": {
+            f"worker{n}": {k: round(v, 1) for k, v in procs.items()}
+            for n, procs in enumerate(peak.values())
+        },
+    }
+
+
+def batch_queries(tmp: Path, count: int) -> dict[str, float]:
+    figures = []
+    for n in range(count):
+        for line in (tmp / f"worker{n}.log").read_text().splitlines():
+            if "deliver_batch ids=" in line:
+                parts = dict(kv.split("=") for kv in line.split("deliver_batch ")[1].split())
+                figures.append((int(parts["ids"]), int(parts["queries"])))
+    if not figures:
+        return {}
+    full = [q for ids, q in figures if ids == max(i for i, _ in figures)]
+    return {
+        "batches": len(figures),
+        "queries_per_full_batch_min": min(full),
+        "queries_per_full_batch_max": max(full),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--readers", type=int, default=100_000)
+    parser.add_argument("--papers", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument(
+        "--flush-every",
+        type=int,
+        default=None,
+        help="ledger commits every N outcomes (default: one per batch)",
+    )
+    parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--no-dry-run", action="store_true")
+    parser.add_argument("--no-smtp-source", action="store_true")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="newsletter-bench-"))
+    url, dbname = make_database(args.sqlite, tmp)
+    port = free_port()
+    env = dict(
+        os.environ,
+        NEWSLETTER_DATABASE_URL=url,
+        NEWSLETTER_REDIS_URL=REDIS_URL,
+        NEWSLETTER_SMTP_HOST="127.0.0.1",
+        NEWSLETTER_SMTP_PORT=str(port),
+        NEWSLETTER_BATCH_SIZE=str(args.batch),
+        NEWSLETTER_LEDGER_FLUSH_EVERY=str(args.flush_every or args.batch),
+        NEWSLETTER_SECRET_KEY="bench-secret",
+        NEWSLETTER_BASE_URL="https://papers.example.com",
+        NEWSLETTER_FROM="Trending Papers <digest@papers.example.com>",
+    )
+    os.environ.update(env)
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    sink = start_sink(port, tmp)
+    workers: list[subprocess.Popen[bytes]] = []
+    result: dict[str, object] = {
+        "readers": args.readers,
+        "papers": args.papers,
+        "workers": args.workers,
+        "batch": args.batch,
+        "ledger_flush_every": args.flush_every or args.batch,
+        "database": "sqlite" if args.sqlite else "postgresql",
+        "sink": "smtp-sink" if shutil.which("smtp-sink") else "aiosmtpd",
+    }
+    try:
+        result["load_s"] = round(load(url, args.readers, args.papers), 1)
+        if not args.no_dry_run:
+            result["dry_run_s"] = round(dry_run_seconds(env), 1)
+        workers = start_workers(args.workers, env, tmp)
+        result |= run_issue(url, args.readers, workers)
+        result |= batch_queries(tmp, args.workers)
+        size = sample_size(url)
+        result["message_bytes"] = size
+        if not args.no_smtp_source:
+            raw = smtp_source_rate(port, size)
+            result["smtp_source_per_s"] = round(raw, 1) if raw else None
+            if raw:
+                result["ours_over_raw"] = round(float(result["digests_per_s"]) / raw, 3)  # type: ignore[arg-type]
+    finally:
+        for p in workers:
+            os.killpg(p.pid, signal.SIGTERM)
+        sink.terminate()
+        for p in workers:
+            p.wait(30)
+        db.get_engine(url).dispose()
+        drop_database(dbname)
+    report(result)
+
+
+def sample_size(url: str) -> int:
+    """Bytes of one digest of this run, composed again the way the workers did."""
+    from sqlmodel import Session, select
+
+    from newsletter import compose
+    from newsletter.match import Pick
+    from newsletter.models import Delivery, Issue
+    from newsletter.settings import get_settings
+
+    settings = get_settings()
+    with Session(db.get_engine(url)) as session:
+        delivery = session.exec(select(Delivery).where(Delivery.status == "sent").limit(1)).one()
+        issue = session.get(Issue, delivery.issue_id)
+        reader = session.get(Subscriber, delivery.subscriber_id)
+        assert issue and reader
+        ctx = compose.context_for(issue, settings, session=session)
+        papers = {p.id: p for p in ctx.matcher.papers}
+        picks = [Pick.from_record(r, papers[r["paper_id"]]) for r in delivery.picks]
+        return len(compose.compose_picks(reader, picks, ctx, settings=settings).message(settings))
+
+
+def report(result: dict[str, object]) -> None:
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    path = out / f"weekly_run-{result['readers']}-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+    print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    main()
