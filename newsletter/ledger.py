@@ -17,7 +17,8 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, update
+from sqlalchemy import and_, func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from newsletter.models import Delivery, DeliveryStatus, Issue, utcnow
@@ -32,41 +33,33 @@ _ERROR_MAX = 500
 
 def ensure_pending(issue_id: int, subscriber_ids: Sequence[int], *, session: Session) -> list[int]:
     """Create a pending delivery for each reader that has none in this issue; return their ids.
-    Bulk statements in chunks, so planning 100,000 readers is a few round trips per chunk."""
-    new_ids: list[int | None] = []
+
+    One INSERT ... ON CONFLICT DO NOTHING per chunk: the unique (issue, reader) key decides
+    what exists, so planning twice, or from two places at once, adds nothing."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(Delivery)
+        .on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"])
+        .returning(col(Delivery.id))
+    )
+    new_ids: list[int] = []
     for start in range(0, len(subscriber_ids), _CHUNK):
-        chunk = subscriber_ids[start : start + _CHUNK]
-        have = set(
-            session.exec(
-                select(Delivery.subscriber_id).where(
-                    Delivery.issue_id == issue_id, col(Delivery.subscriber_id).in_(chunk)
-                )
-            )
-        )
-        fresh = [sid for sid in chunk if sid not in have]
-        if not fresh:
-            continue
         now = utcnow()
-        session.execute(
-            insert(Delivery),
-            [
-                {
-                    "issue_id": issue_id,
-                    "subscriber_id": sid,
-                    "status": DeliveryStatus.PENDING,
-                    "paper_ids": [],
-                    "picks": [],
-                    "attempts": 0,
-                    "updated_at": now,
-                }
-                for sid in fresh
-            ],
-        )
-        created = select(col(Delivery.id)).where(
-            Delivery.issue_id == issue_id, col(Delivery.subscriber_id).in_(fresh)
-        )
-        new_ids += session.exec(created)
-    return sorted(i for i in new_ids if i is not None)
+        rows = [
+            {
+                "issue_id": issue_id,
+                "subscriber_id": sid,
+                "status": DeliveryStatus.PENDING,
+                "paper_ids": [],
+                "picks": [],
+                "attempts": 0,
+                "updated_at": now,
+            }
+            for sid in subscriber_ids[start : start + _CHUNK]
+        ]
+        new_ids += session.execute(statement, rows).scalars().all()
+    return sorted(new_ids)
 
 
 def claimable(
