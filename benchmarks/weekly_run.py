@@ -60,29 +60,25 @@ def make_database(use_sqlite: bool, tmp: Path) -> tuple[str, str | None]:
     if use_sqlite:
         return f"sqlite:///{tmp / 'bench.db'}", None
     name = f"newsletter_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_url(PG_ADMIN)
-    with psycopg.connect(
-        host=admin.host,
-        port=admin.port or 5432,
-        user=admin.username,
-        dbname=admin.database,
-        autocommit=True,
-    ) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return admin.set(database=name).render_as_string(hide_password=False), name
+    _admin(f'CREATE DATABASE "{name}"')
+    return make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False), name
 
 
 def drop_database(name: str | None) -> None:
     if name:
-        admin = make_url(PG_ADMIN)
-        with psycopg.connect(
-            host=admin.host,
-            port=admin.port or 5432,
-            user=admin.username,
-            dbname=admin.database,
-            autocommit=True,
-        ) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin(statement: str) -> None:
+    url = make_url(PG_ADMIN)
+    with psycopg.connect(
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        dbname=url.database,
+        autocommit=True,
+    ) as conn:
+        conn.execute(statement)  # type: ignore[arg-type]
 
 
 def load(url: str, readers: int, papers: int) -> float:
