@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import Table, and_, bindparam, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -182,6 +182,16 @@ def release(delivery: Delivery, error: str, *, session: Session, attempted: bool
     )
 
 
+_OUTCOME = ("status", "claimed_by", "updated_at", "paper_ids", "picks", "message_id", "sent_at",
+            "last_error", "attempts")  # fmt: skip
+_TABLE: Table = Delivery.__table__  # type: ignore[attr-defined]
+_UPDATE_BY_ID = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("delivery_id"))
+    .values({name: bindparam(name) for name in _OUTCOME})
+)
+
+
 def _finish(delivery: Delivery, status: DeliveryStatus, *, session: Session, **values: Any) -> None:
     """Record an outcome. Rows are written as one bulk UPDATE by primary key at `flush`."""
     row = {
@@ -192,7 +202,12 @@ def _finish(delivery: Delivery, status: DeliveryStatus, *, session: Session, **v
         "last_error": None,
         "attempts": delivery.attempts,
     } | values
-    row |= {"id": delivery.id, "status": status, "claimed_by": None, "updated_at": utcnow()}
+    row |= {
+        "delivery_id": delivery.id,
+        "status": status,
+        "claimed_by": None,
+        "updated_at": utcnow(),
+    }
     pending: list[dict[str, Any]] = session.info.setdefault(_PENDING, [])
     pending.append(row)
     if len(pending) >= session.info.get(FLUSH_EVERY, 1):
@@ -208,7 +223,7 @@ def flush(session: Session) -> None:
     messages, with the same Message-ID."""
     pending = session.info.pop(_PENDING, [])
     if pending:
-        session.execute(update(Delivery), pending)
+        session.connection().execute(_UPDATE_BY_ID, pending)  # one executemany, no ORM
     session.commit()
 
 

@@ -9,9 +9,9 @@ inject a header (subjects and names are also collapsed to one line before this).
 
 from __future__ import annotations
 
+import base64
 import binascii
 import uuid
-from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 
 from newsletter.models import utcnow
@@ -56,7 +56,7 @@ def build(
     for key, value in headers:
         if "\r" in value or "\n" in value:
             raise ValueError(f"refusing a {key} header with a line break")
-    out = [f"{key}: {_encoded(value, key)}\r\n".encode("ascii") for key, value in headers]
+    out = [f"{key}: {_encoded(value)}\r\n".encode("ascii") for key, value in headers]
     out.append(b"\r\n")
     out.append(_part(boundary, "plain", _quoted_printable(rendered.text)))
     # HTML goes as plain ASCII (other characters as &#NNN; references) when its lines fit
@@ -83,8 +83,10 @@ def _part(boundary: str, subtype: str, encoded: tuple[str, bytes]) -> bytes:
     ).encode() + body
 
 
-def _encoded(value: str, name: str) -> str:
-    """RFC 2047 for non-ASCII values (a display name in From is already encoded)."""
+def _encoded(value: str) -> str:
+    """RFC 2047 encoded-words (base64, at most ~40 characters each) for non-ASCII values;
+    a display name in From is already encoded by formataddr."""
     if value.isascii():
         return value
-    return Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+    words = (value[i : i + 40] for i in range(0, len(value), 40))
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(w.encode()).decode()}?=" for w in words)
