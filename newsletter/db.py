@@ -15,10 +15,6 @@ from sqlmodel import Session, create_engine
 from newsletter.settings import PROJECT_ROOT, get_settings
 
 
-class DatabaseError(Exception):
-    """The database cannot be reached or is not at the expected schema."""
-
-
 class QueryCounter:
     """Statements sent to the database by this process (for the benchmark's per-batch figure)."""
 

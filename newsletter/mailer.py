@@ -166,7 +166,3 @@ def _reply(exc: smtplib.SMTPResponseException) -> str:
 
 def _decode(text: bytes | str) -> str:
     return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-
-
-def make_mailer(settings: Settings) -> Mailer:
-    return SmtpMailer(settings)

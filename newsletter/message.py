@@ -14,6 +14,8 @@ import binascii
 import uuid
 from email.utils import format_datetime, formataddr, parseaddr
 
+import dkim
+
 from newsletter.models import utcnow
 from newsletter.render import Rendered
 from newsletter.settings import Settings
@@ -67,7 +69,24 @@ def build(
     else:
         out.append(_part(boundary, "html", _quoted_printable(rendered.html)))
     out.append(f"--{boundary}--\r\n".encode())
-    return b"".join(out)
+    message = b"".join(out)
+    return dkim_sign(message, settings) + message if settings.dkim_selector else message
+
+
+SIGNED_HEADERS = (b"from", b"to", b"subject", b"date", b"message-id", b"list-id",
+                  b"list-unsubscribe", b"list-unsubscribe-post")  # fmt: skip
+
+
+def dkim_sign(message: bytes, settings: Settings) -> bytes:
+    """The DKIM-Signature header for `message` (RFC 6376), for the sender's domain."""
+    header: bytes = dkim.sign(
+        message,
+        settings.dkim_selector.encode(),
+        settings.sender_domain.encode(),
+        settings.dkim_key,
+        include_headers=list(SIGNED_HEADERS),
+    )
+    return header
 
 
 def _quoted_printable(text: str) -> tuple[str, bytes]:

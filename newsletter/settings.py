@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     postal_address: str = "Trending Papers, 1 Example Street, 00000 Example City"
     secret_key: SecretStr = SecretStr(DEV_SECRET)
     list_id: str = "trending-papers"
+    # Optional DKIM signing: selector, and the private key as PEM text or a path to it.
+    dkim_selector: str = ""
+    dkim_private_key: SecretStr = SecretStr("")
 
     issue_size: int = Field(10, ge=1, le=50)
     window_days: int = Field(7, ge=1, le=31)
@@ -115,8 +118,18 @@ class Settings(BaseSettings):
         return parseaddr(self.sender)[1]
 
     @property
+    def dkim_key(self) -> bytes:
+        """The DKIM private key's PEM bytes (read from the file when a path is given)."""
+        return _pem(self.dkim_private_key.get_secret_value().strip())
+
+    @property
     def sender_domain(self) -> str:
         return self.sender_address.rpartition("@")[2] or "localhost"
+
+
+@lru_cache(maxsize=4)
+def _pem(value: str) -> bytes:
+    return value.encode() if value.startswith("-----BEGIN") else Path(value).read_bytes()
 
 
 @lru_cache(maxsize=1)

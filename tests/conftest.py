@@ -123,6 +123,7 @@ class SmtpServer:
 
     port: int = 0
     received: list[tuple[str, EmailMessage]] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)  # the bytes as received, same order
     refuse_rcpt: dict[str, str] = field(default_factory=dict)
     refuse_data: dict[str, str] = field(default_factory=dict)
     drop_once: set[str] = field(default_factory=set)  # hang up at DATA, once per address
@@ -159,6 +160,7 @@ class SmtpServer:
             return self.refuse_data[to]
         msg = message_from_bytes(envelope.original_content, policy=policy.default)
         self.received.append((to, msg))  # type: ignore[arg-type]
+        self.raw.append(envelope.original_content)
         return "250 Message accepted"
 
 
@@ -175,6 +177,7 @@ def _smtp_controller() -> Iterator[tuple[Controller, SmtpServer]]:
 def smtp(_smtp_controller: tuple[Controller, SmtpServer]) -> SmtpServer:
     _, handler = _smtp_controller
     handler.received.clear()
+    handler.raw.clear()
     handler.refuse_rcpt.clear()
     handler.refuse_data.clear()
     handler.drop_once.clear()

@@ -63,4 +63,4 @@ def main() -> None:
 
 
 # The subcommands register themselves on `cli` when imported.
-from newsletter.cli import db, evaluate, ingest, send, subscribers, workers  # noqa: E402, F401
+from newsletter.cli import db, doctor, evaluate, ingest, send, subscribers, workers  # noqa: E402, F401
