@@ -32,8 +32,9 @@ class Settings(BaseSettings):
     )
 
     env: str = "development"
-    database_url: str = "sqlite:///newsletter.db"
-    redis_url: str = "redis://localhost:6379/0"
+    # URLs may carry passwords: kept out of repr() so they never reach a log or a traceback.
+    database_url: str = Field("sqlite:///newsletter.db", repr=False)
+    redis_url: str = Field("redis://localhost:6379/0", repr=False)
 
     smtp_host: str = "localhost"
     smtp_port: int = 1025

@@ -1,0 +1,92 @@
+"""Security by default: no address enumeration, no secrets in output, refused placeholder
+secrets, and one 404 for every bad link."""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from newsletter import web
+from newsletter.cli import cli
+from newsletter.settings import Settings, get_settings
+from newsletter.tokens import Purpose, make
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def test_placeholder_secret_is_refused_outside_development(monkeypatch) -> None:
+    with pytest.raises(ValidationError, match="NEWSLETTER_SECRET_KEY must be set"):
+        Settings(env="production")
+    assert Settings(env="production", secret_key="a-real-secret").env == "production"
+    monkeypatch.setenv("NEWSLETTER_ENV", "production")
+    monkeypatch.delenv("NEWSLETTER_SECRET_KEY", raising=False)
+    get_settings.cache_clear()
+    try:
+        code, out = run("status")
+    finally:
+        get_settings.cache_clear()
+    assert code == 1 and "NEWSLETTER_SECRET_KEY must be set" in out and out.count("\n") == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_subscribe_answers_alike_for_known_and_unknown(settings, smtp) -> None:
+    run("subscribers", "add", "known@example.com", "--topic", "agents", "--confirmed")
+    client = TestClient(web.app)
+    timings: dict[str, list[float]] = {"known@example.com": [], "new@example.com": []}
+    bodies = set()
+    for _ in range(15):
+        for email in timings:
+            web.limiter.reset()
+            started = time.perf_counter()
+            response = client.post("/subscribe", data={"email": email, "topics": "agents"})
+            timings[email].append(time.perf_counter() - started)
+            bodies.add((response.status_code, response.text))
+    assert len(bodies) == 1
+    known, new = (statistics.median(t) for t in timings.values())
+    print(f"median answer: known {known * 1000:.1f} ms, new {new * 1000:.1f} ms")
+    # Mail goes out after the answer, so the answer's time does not depend on the address.
+    assert abs(known - new) < 0.05
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_valid_signature_for_a_reader_that_does_not_exist_is_the_same_404(settings) -> None:
+    client = TestClient(web.app)
+    pages = set()
+    for purpose, path in (
+        (Purpose.MANAGE, "manage"),
+        (Purpose.UNSUBSCRIBE, "unsubscribe"),
+        (Purpose.CONFIRM, "confirm"),
+    ):
+        missing = client.get(f"/{path}/{make(get_settings(), purpose, 999_999)}")
+        tampered = client.get(f"/{path}/not-a-token")
+        assert missing.status_code == tampered.status_code == 404
+        pages.update({missing.text, tampered.text})
+    assert len(pages) == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_secrets_never_printed_or_logged(settings, smtp, monkeypatch, caplog) -> None:
+    secret, password = "s3cr3t-signing-key-value", "smtp-p4ssw0rd-value"
+    url = settings.database_url.replace("postgres@", "postgres:db-p4ss-value@")
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", secret)
+    monkeypatch.setenv("NEWSLETTER_SMTP_USER", "mailer")
+    monkeypatch.setenv("NEWSLETTER_SMTP_PASSWORD", password)
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", url)
+    get_settings.cache_clear()
+    caplog.set_level(logging.DEBUG)
+    outputs = [run("db", "upgrade")[1], run("doctor")[1]]
+    run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
+    outputs.append(run("send", "--issue-date", "2026-05-12")[1])
+    outputs.append(repr(get_settings()))
+    text = "\n".join(outputs) + caplog.text
+    for value in (secret, password, "db-p4ss-value"):
+        assert value not in text
