@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -128,7 +130,12 @@ class SmtpServer:
     refuse_data: dict[str, str] = field(default_factory=dict)
     drop_once: set[str] = field(default_factory=set)  # hang up at DATA, once per address
     delay: float = 0.0  # seconds to take over each message
+    defer_share: float = 0.0  # answer 451 to this share of first attempts (seeded)
+    down_until: float = 0.0  # time.monotonic() before which MAIL gets 421
+    faults: int = 0  # faults injected
     connections: int = 0
+    _deferred: set[str] = field(default_factory=set)
+    _rng: random.Random = field(default_factory=lambda: random.Random(5))
 
     def messages_to(self, address: str) -> list[EmailMessage]:
         return [m for to, m in self.received if to == address]
@@ -140,10 +147,21 @@ class SmtpServer:
         session.host_name = hostname
         return responses
 
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if time.monotonic() < self.down_until:
+            self.faults += 1
+            return "421 4.3.2 Service not available, try again later"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         if address in self.refuse_rcpt:
+            self.faults += 1
             return self.refuse_rcpt[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -154,8 +172,13 @@ class SmtpServer:
             await asyncio.sleep(self.delay)
         if to in self.drop_once:
             self.drop_once.discard(to)
+            self.faults += 1
             server.transport.close()
             return "421 closing"
+        if to not in self._deferred and self._rng.random() < self.defer_share:
+            self._deferred.add(to)
+            self.faults += 1
+            return "451 4.3.0 Temporary failure, try again"
         if to in self.refuse_data:
             return self.refuse_data[to]
         msg = message_from_bytes(envelope.original_content, policy=policy.default)
@@ -182,6 +205,8 @@ def smtp(_smtp_controller: tuple[Controller, SmtpServer]) -> SmtpServer:
     handler.refuse_data.clear()
     handler.drop_once.clear()
     handler.delay = 0.0
+    handler.defer_share, handler.down_until, handler.faults = 0.0, 0.0, 0
+    handler._deferred.clear()
     handler.connections = 0
     return handler
 
