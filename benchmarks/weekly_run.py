@@ -37,6 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from newsletter import db, synthetic  # noqa: E402
 from newsletter.models import Paper, Subscriber, SubscriberStatus, utcnow  # noqa: E402
+from newsletter.settings import get_settings  # noqa: E402
+from workers.celery_app import worker_command  # noqa: E402
 
 MONDAY = dt.datetime(2026, 5, 11, 8, tzinfo=dt.UTC)
 PG_ADMIN = os.environ.get(
@@ -148,24 +150,7 @@ def start_workers(count: int, env: dict[str, str], tmp: Path) -> list[subprocess
         log = tmp / f"worker{n}.log"
         procs.append(
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "workers.celery_app",
-                    "worker",
-                    "--pool",
-                    "prefork",
-                    "--concurrency",
-                    "1",
-                    "-n",
-                    f"bench{n}@%h",
-                    "--loglevel",
-                    "INFO",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
+                worker_command(f"bench{n}", 1),
                 cwd=ROOT,
                 env=env,
                 stdout=log.open("w"),
@@ -347,6 +332,7 @@ def main() -> None:
         NEWSLETTER_FROM="Trending Papers <digest@papers.example.com>",
     )
     os.environ.update(env)
+    get_settings.cache_clear()  # importing the Celery app above read the settings already
     redis.Redis.from_url(REDIS_URL).flushdb()
     sink = start_sink(port, tmp)
     workers: list[subprocess.Popen[bytes]] = []
@@ -391,7 +377,6 @@ def sample_size(url: str) -> int:
     from newsletter import compose
     from newsletter.match import Pick
     from newsletter.models import Delivery, Issue
-    from newsletter.settings import get_settings
 
     settings = get_settings()
     with Session(db.get_engine(url)) as session:

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from newsletter.cli import cli
 from newsletter.models import Delivery, DeliveryStatus
 from newsletter.settings import get_settings
 from tests.conftest import REAL, SmtpServer
+from workers.celery_app import worker_command
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("NEWSLETTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
@@ -62,24 +62,7 @@ class Workers:
 
     def start(self, name: str, concurrency: int = 2) -> None:
         log = self.logs / f"{name}.log"
-        cmd = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.celery_app",
-            "worker",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            str(concurrency),
-            "-n",
-            f"{name}@%h",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-        ]
+        cmd = worker_command(name, concurrency)
         self.procs[name] = subprocess.Popen(
             cmd,
             cwd=ROOT,

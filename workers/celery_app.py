@@ -7,6 +7,8 @@ prefetched at a time, and every task has a time limit shorter than the lease.
 
 from __future__ import annotations
 
+import sys
+
 from celery import Celery
 
 from newsletter.settings import get_settings
@@ -35,6 +37,28 @@ def make_app() -> Celery:
         include=["workers.tasks"],
     )
     return app
+
+
+def command(*args: str) -> list[str]:
+    """The `celery` command line for this app, run by this Python."""
+    return [sys.executable, "-m", "celery", "-A", "workers.celery_app", *args]
+
+
+def worker_command(name: str, concurrency: int) -> list[str]:
+    """A prefork worker named `name`, as the tests and the benchmark start it."""
+    return command(
+        "worker",
+        "--pool",
+        "prefork",
+        "--concurrency",
+        str(concurrency),
+        "-n",
+        f"{name}@%h",
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+    )
 
 
 app = make_app()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
@@ -14,7 +13,10 @@ _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
 
 def _celery(*args: str) -> None:
     # exec, so signals (SIGTERM for a warm shutdown) reach Celery itself.
-    os.execv(sys.executable, [sys.executable, "-m", "celery", "-A", "workers.celery_app", *args])
+    from workers.celery_app import command
+
+    argv = command(*args)
+    os.execv(argv[0], argv)
 
 
 @cli.command(context_settings=_PASS_THROUGH)
