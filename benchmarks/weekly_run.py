@@ -207,9 +207,8 @@ def dry_run_seconds(env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def smtp_source_rate(
-    port: int, size: int, messages: int = 20000, sessions: int = 4
-) -> float | None:
+def smtp_source_rate(port: int, size: int, sessions: int, messages: int = 20000) -> float | None:
+    """Postfix's smtp-source into the same sink: same message size, same connection count."""
     if not shutil.which("smtp-source"):
         return None
     started = time.perf_counter()
@@ -355,7 +354,8 @@ def main() -> None:
         size = sample_size(url)
         result["message_bytes"] = size
         if not args.no_smtp_source:
-            raw = smtp_source_rate(port, size)
+            raw = smtp_source_rate(port, size, sessions=args.workers)
+            result["smtp_source_sessions"] = args.workers
             result["smtp_source_per_s"] = round(raw, 1) if raw else None
             if raw:
                 result["ours_over_raw"] = round(float(result["digests_per_s"]) / raw, 3)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, or_, update
+from sqlalchemy import Table, and_, bindparam, func, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -28,6 +28,7 @@ MAX_ATTEMPTS = 5
 FLUSH_EVERY = "ledger_flush_every"
 _PENDING = "ledger_pending"
 _CHUNK = 1000
+_ANALYZE_AFTER = 10_000
 _ERROR_MAX = 500
 
 
@@ -59,6 +60,10 @@ def ensure_pending(issue_id: int, subscriber_ids: Sequence[int], *, session: Ses
             for sid in subscriber_ids[start : start + _CHUNK]
         ]
         new_ids += session.execute(statement, rows).scalars().all()
+    if dialect == "postgresql" and len(new_ids) >= _ANALYZE_AFTER:
+        # The planner's statistics predate these rows; without fresh ones it picks plans
+        # for an empty week that cost a scan of the whole week per batch.
+        session.execute(text("ANALYZE delivery"))
     return sorted(new_ids)
 
 
@@ -109,7 +114,7 @@ def claim(
         where.append(
             col(Delivery.issue_id).in_(select(Issue.id).where(col(Issue.week).in_(list(weeks))))
         )
-    session.execute(
+    claimed = session.scalars(
         update(Delivery)
         .where(*where)
         .values(
@@ -119,10 +124,11 @@ def claim(
             attempts=Delivery.attempts + 1,
             updated_at=now,
         )
-    )
+        .returning(Delivery),
+        execution_options={"synchronize_session": False, "populate_existing": True},
+    ).all()
     session.commit()
-    query = select(Delivery).where(Delivery.claimed_by == token).order_by(col(Delivery.id))
-    return list(session.exec(query.execution_options(populate_existing=True)))
+    return sorted(claimed, key=lambda d: d.id or 0)
 
 
 def _claimable(now: dt.datetime, lease: dt.timedelta) -> Any:

@@ -19,7 +19,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -60,7 +60,9 @@ class Pick:
         return {
             "paper_id": self.paper.id,
             "score": self.score,
-            "hits": [asdict(h) for h in self.hits],
+            "hits": [
+                {"topic": h.topic, "relevance": h.relevance, "where": h.where} for h in self.hits
+            ],
         }
 
     @classmethod

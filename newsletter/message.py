@@ -13,6 +13,7 @@ import base64
 import binascii
 import uuid
 from email.utils import format_datetime, formataddr, parseaddr
+from functools import lru_cache
 
 import dkim
 
@@ -36,9 +37,8 @@ def build(
     unsubscribe_url: str | None = None,
 ) -> bytes:
     """The message; list headers only for list mail (`unsubscribe_url`), not transactional."""
-    name, address = parseaddr(settings.sender)
     headers = [
-        ("From", formataddr((one_line(name, 100), address))),
+        ("From", _from_header(settings.sender)),
         ("To", to),
         ("Subject", one_line(rendered.subject, 200)),
         ("Date", format_datetime(utcnow())),
@@ -71,6 +71,12 @@ def build(
     out.append(f"--{boundary}--\r\n".encode())
     message = b"".join(out)
     return dkim_sign(message, settings) + message if settings.dkim_selector else message
+
+
+@lru_cache(maxsize=16)
+def _from_header(sender: str) -> str:
+    name, address = parseaddr(sender)
+    return formataddr((one_line(name, 100), address))
 
 
 SIGNED_HEADERS = (b"from", b"to", b"subject", b"date", b"message-id", b"list-id",

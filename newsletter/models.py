@@ -10,7 +10,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, String, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -110,12 +110,20 @@ class Issue(SQLModel, table=True):
 class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("issue_id", "subscriber_id", name="uq_delivery_issue_reader"),
+        # Only unfinished rows: what stale() and claimable() look for (migration 0005).
+        Index(
+            "ix_delivery_unfinished",
+            "issue_id",
+            "updated_at",
+            postgresql_where=text("status IN ('pending', 'sending')"),
+            sqlite_where=text("status IN ('pending', 'sending')"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    issue_id: int = Field(foreign_key="issue.id", index=True)
+    issue_id: int = Field(foreign_key="issue.id")
     subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
-    status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, sa_type=String(16), index=True)
+    status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, sa_type=String(16))
     paper_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     picks: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)

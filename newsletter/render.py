@@ -28,10 +28,12 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 _PLACEHOLDER = re.compile(r"@@(\w+)@@")
 _PICK_START, _PICK_END = "<!--pick-->", "<!--/pick-->"
 _BLOCK_END = re.compile(r"(</(?:div|table|tr|td|tbody|p|style)>|<!\[endif\]-->)")
-PICK_FIELDS = ("number", "title", "page_url", "authors", "upvotes_html", "tldr", "why",
-               "abs_url", "pdf_url", "code_html")  # fmt: skip
-READER_FIELDS = ("count_line", "topics", "email", "manage_url", "unsubscribe_url",
-                 "view_html", "preheader", "title")  # fmt: skip
+PICK_FIELDS = ("number", "title", "page_url", "authors", "upvotes_html", "upvotes_text", "tldr",
+               "why", "abs_url", "pdf_url", "code_html", "code_line")  # fmt: skip
+READER_FIELDS = ("count_line", "topics", "email", "manage_url", "unsubscribe_url", "view_html",
+                 "view_line", "preheader", "title", "week", "postal_address")  # fmt: skip
+# A template split on its placeholders: literal, field name, literal, ..., literal.
+Parts = list[str]
 
 
 @dataclass(frozen=True)
@@ -85,49 +87,76 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
 
+@dataclass(frozen=True)
+class _Skeleton:
+    """One part of the digest (HTML or text) compiled: head, the repeated pick, foot."""
+
+    head: Parts
+    pick: Parts
+    foot: Parts
+
+    @classmethod
+    def split(cls, compiled: str, fixed: dict[str, str]) -> _Skeleton:
+        head, rest = compiled.split(_PICK_START, 1)
+        pick, foot = rest.split(_PICK_END, 1)
+        return cls(*(_partial(_PLACEHOLDER.split(p), fixed) for p in (head, pick, foot)))
+
+
 @dataclass
 class DigestRenderer:
-    """One issue's digest, compiled once; `render` fills in one reader's picks and links."""
+    """One issue's digest, compiled once; `render` fills in one reader's picks and links.
+
+    Each paper's block is filled in once per issue too, leaving only its number and the
+    reader's "why", so a reader's digest costs a few string joins."""
 
     week: str
     postal_address: str
-    _html: tuple[str, str, str] = field(init=False)
-    _papers: dict[tuple[str, int, str], dict[str, str]] = field(init=False, default_factory=dict)
+    _html: _Skeleton = field(init=False)
+    _text: _Skeleton = field(init=False)
+    _papers: dict[tuple[str, int, str], tuple[Parts, Parts]] = field(
+        init=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         context: dict[str, Any] = {name: f"@@{name}@@" for name in READER_FIELDS}
         context |= {
-            "week": self.week,
-            "postal_address": self.postal_address,
             "pick": {name: f"@@{name}@@" for name in PICK_FIELDS},
+            "pick_start": _PICK_START,
+            "pick_end": _PICK_END,
         }
+        fixed = {"week": self.week, "postal_address": self.postal_address}
         html = mjml2html(environment().get_template("email/digest.mjml").render(context))
         html = _BLOCK_END.sub(r"\1\n", html)  # short lines: mail can carry the HTML as is
-        head, rest = html.split(_PICK_START, 1)
-        block, foot = rest.split(_PICK_END, 1)
-        self._html = (head, block, foot)
+        self._html = _Skeleton.split(html, {k: str(escape(v)) for k, v in fixed.items()})
+        text = environment(markup=False).get_template("email/digest.txt").render(context)
+        self._text = _Skeleton.split(text, fixed)
 
-    def _paper(self, paper: Paper) -> dict[str, str]:
-        """A paper's values as they appear in the email: plain (for text), escaped (HTML)."""
+    def _paper(self, paper: Paper) -> tuple[Parts, Parts]:
+        """A paper's HTML and text blocks, all but its number and "why" filled in."""
         key = (paper.arxiv_id, paper.upvotes, paper.title)
         if key not in self._papers:
             code = paper.github_url or paper.project_url
-            self._papers[key] = {
+            plain = {
                 "title": paper.title,
                 "authors": authors_line(paper.authors),
-                "upvotes_text": f" - {_plural(paper.upvotes, 'upvote')}" if paper.upvotes else "",
                 "tldr": tldr(paper.ai_summary, paper.abstract),
                 "page_url": paper.page_url if paper.source == "hf" else paper.abs_url,
                 "abs_url": paper.abs_url,
                 "pdf_url": paper.pdf_url,
-                "code_url": code or "",
-                "upvotes_html": f" · ▲ {_plural(paper.upvotes, 'upvote')}" if paper.upvotes else "",
+            }
+            upvotes = _plural(paper.upvotes, "upvote") if paper.upvotes else ""
+            html = {k: str(escape(v)) for k, v in plain.items()} | {
+                "upvotes_html": f" · ▲ {upvotes}" if upvotes else "",
                 "code_html": f' · <a href="{escape(code)}">Code</a>' if code else "",
             }
+            text = plain | {
+                "upvotes_text": f" - {upvotes}" if upvotes else "",
+                "code_line": f"\n   Code:  {code}" if code else "",
+            }
+            self._papers[key] = (_partial(self._html.pick, html), _partial(self._text.pick, text))
         return self._papers[key]
 
     def render(self, picks: list[Pick], *, email: str, topics: list[str], links: Links) -> Rendered:
-        papers = [self._paper(p.paper) for p in picks]
         title = subject(picks)
         preheader = one_line(
             f"Top pick: {picks[0].paper.title} — and {len(picks) - 1} more"
@@ -144,38 +173,40 @@ class DigestRenderer:
             "preheader": preheader,
             "title": title,
         }
-        head, block, foot = self._html
-        html = [_fill(head, reader)]
-        for number, (pick, values) in enumerate(zip(picks, papers, strict=True), start=1):
-            html.append(_fill(block, values | {"number": str(number), "why": pick.why}))
-        view = f' · <a href="{escape(links.view)}">View in browser</a>' if links.view else ""
-        html.append(_fill(foot, reader | {"view_html": view}))
-        text = (
-            environment(markup=False)
-            .get_template("email/digest.txt")
-            .render(
-                week=self.week,
-                picks=[v | {"why": p.why} for p, v in zip(picks, papers, strict=True)],
-                count_line=reader["count_line"],
-                topics=reader["topics"],
-                email=email,
-                manage_url=links.manage,
-                unsubscribe_url=links.unsubscribe,
-                view_url=links.view,
-                postal_address=self.postal_address,
-            )
+        reader_html = {k: str(escape(v)) for k, v in reader.items()}
+        reader_html["view_html"] = (
+            f' · <a href="{escape(links.view)}">View in browser</a>' if links.view else ""
         )
-        return Rendered(subject=title, preheader=preheader, text=text, html="".join(html))
+        reader["view_line"] = f"\nView in browser: {links.view}" if links.view else ""
+        html, text = [_fill(self._html.head, reader_html)], [_fill(self._text.head, reader)]
+        for number, pick in enumerate(picks, start=1):
+            html_block, text_block = self._paper(pick.paper)
+            why = pick.why
+            html.append(_fill(html_block, {"number": str(number), "why": str(escape(why))}))
+            text.append(_fill(text_block, {"number": str(number), "why": why}))
+        html.append(_fill(self._html.foot, reader_html))
+        text.append(_fill(self._text.foot, reader))
+        return Rendered(subject=title, preheader=preheader, text="".join(text), html="".join(html))
 
 
-def _fill(template: str, values: dict[str, str]) -> str:
-    """Put values into @@placeholders@@: escaped, except the *_html ones we built escaped."""
+def _partial(parts: Parts, values: dict[str, str]) -> Parts:
+    """Fill in the fields named in `values` and keep the others. Values are never parsed
+    again, so a title that reads "@@why@@" stays text."""
+    out = [parts[0]]
+    for index in range(1, len(parts), 2):
+        name, literal = parts[index], parts[index + 1]
+        if name in values:
+            out[-1] += values[name] + literal
+        else:
+            out += [name, literal]
+    return out
 
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        return values[name] if name.endswith("_html") else str(escape(values[name]))
 
-    return _PLACEHOLDER.sub(value, template)
+def _fill(parts: Parts, values: dict[str, str]) -> str:
+    """Every field filled in; the values are already escaped where the part is HTML."""
+    out = parts.copy()
+    out[1::2] = [values[name] for name in parts[1::2]]
+    return "".join(out)
 
 
 def digest(

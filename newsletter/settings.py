@@ -8,6 +8,7 @@ because every link in every email is signed with it.
 from __future__ import annotations
 
 import datetime as dt
+from email.utils import parseaddr
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -114,9 +115,7 @@ class Settings(BaseSettings):
 
     @property
     def sender_address(self) -> str:
-        from email.utils import parseaddr
-
-        return parseaddr(self.sender)[1]
+        return _address(self.sender)[1]
 
     @property
     def dkim_key(self) -> bytes:
@@ -126,6 +125,12 @@ class Settings(BaseSettings):
     @property
     def sender_domain(self) -> str:
         return self.sender_address.rpartition("@")[2] or "localhost"
+
+
+@lru_cache(maxsize=16)
+def _address(sender: str) -> tuple[str, str]:
+    """(display name, address) of `sender`; every message asks, so it is parsed once."""
+    return parseaddr(sender)
 
 
 @lru_cache(maxsize=4)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from functools import lru_cache
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -26,9 +27,12 @@ class InvalidToken(Exception):
 
 
 def _serializer(settings: Settings, purpose: Purpose) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(
-        settings.secret_key.get_secret_value(), salt=f"newsletter.{purpose}"
-    )
+    return _cached_serializer(settings.secret_key.get_secret_value(), purpose)
+
+
+@lru_cache(maxsize=16)
+def _cached_serializer(secret: str, purpose: Purpose) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt=f"newsletter.{purpose}")
 
 
 def make(settings: Settings, purpose: Purpose, subscriber_id: int, extra: int | None = None) -> str:

@@ -134,6 +134,7 @@ class SmtpServer:
     down_until: float = 0.0  # time.monotonic() before which MAIL gets 421
     faults: int = 0  # faults injected
     connections: int = 0
+    pipelining: bool = True  # advertise PIPELINING, as Postfix and most servers do
     _deferred: set[str] = field(default_factory=set)
     _rng: random.Random = field(default_factory=lambda: random.Random(5))
 
@@ -145,7 +146,7 @@ class SmtpServer:
     ) -> list[str]:
         self.connections += 1
         session.host_name = hostname
-        return responses
+        return responses[:1] + ["250-PIPELINING"] * self.pipelining + responses[1:]
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -207,7 +208,7 @@ def smtp(_smtp_controller: tuple[Controller, SmtpServer]) -> SmtpServer:
     handler.delay = 0.0
     handler.defer_share, handler.down_until, handler.faults = 0.0, 0.0, 0
     handler._deferred.clear()
-    handler.connections = 0
+    handler.connections, handler.pipelining = 0, True
     return handler
 
 

@@ -54,6 +54,10 @@ def deliveries(session: Session) -> dict[str, Delivery]:
     return {email: session.get(Delivery, i) for email, i in rows}  # type: ignore[misc]
 
 
+# Servers with and without PIPELINING (RFC 2920) take different paths through the mailer.
+PIPELINING = pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "lockstep"])
+
+
 def test_send_delivers_and_records(week: Session, smtp: SmtpServer, settings) -> None:
     code, out = run("send", "--issue-date", WEEK_DATE, "--json")
     assert code == 0, out
@@ -149,7 +153,9 @@ def test_a_paper_is_never_sent_twice_to_one_reader(week, smtp, settings) -> None
     assert len(smtp.messages_to("bob@example.org")) == 2
 
 
-def test_permanent_refusal_is_failed_with_the_reply(week, smtp, settings) -> None:
+@PIPELINING
+def test_permanent_refusal_is_failed_with_the_reply(week, smtp, settings, pipelining) -> None:
+    smtp.pipelining = pipelining
     smtp.refuse_rcpt["bob@example.org"] = "550 5.1.1 No such user here"
     code, out = run("send", "--issue-date", WEEK_DATE, "--json")
     assert code == 0, out
@@ -160,7 +166,9 @@ def test_permanent_refusal_is_failed_with_the_reply(week, smtp, settings) -> Non
     assert [to for to, _ in smtp.received] == ["ada@example.com"]
 
 
-def test_transient_refusal_is_retried_on_the_next_run(week, smtp, settings) -> None:
+@PIPELINING
+def test_transient_refusal_is_retried_on_the_next_run(week, smtp, settings, pipelining) -> None:
+    smtp.pipelining = pipelining
     smtp.refuse_data["ada@example.com"] = "451 4.3.0 Try again later"
     code, out = run("send", "--issue-date", WEEK_DATE, "--json")
     assert code == 0, out
@@ -199,7 +207,9 @@ def test_smtp_down_is_one_line_and_loses_nothing(week, smtp, settings, monkeypat
     assert len(smtp.received) == 2
 
 
-def test_dropped_connection_reconnects_and_sends_once(week, smtp, settings) -> None:
+@PIPELINING
+def test_dropped_connection_reconnects_and_sends_once(week, smtp, settings, pipelining) -> None:
+    smtp.pipelining = pipelining
     smtp.drop_once.update({"ada@example.com", "bob@example.org"})
     code, out = run("send", "--issue-date", WEEK_DATE, "--json")
     assert code == 0, out
