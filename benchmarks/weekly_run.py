@@ -167,20 +167,27 @@ def start_workers(count: int, env: dict[str, str], tmp: Path) -> list[subprocess
 
 
 def rss_mb(pid: int) -> dict[str, float]:
-    """Resident memory in MB of a worker's main process and of each pool child."""
-    found = {}
+    """Memory in MB of a worker: resident size of its main process and of each pool child,
+    and `total`, their proportional set size added up (pages the child shares with the
+    main process since the fork are counted once, which RSS counts in both)."""
+    found = {"total": 0.0}
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
-        return found
+        return {}
     for name, p in [("main", pid), *((f"child{n}", int(c)) for n, c in enumerate(children))]:
         try:
             status = Path(f"/proc/{p}/status").read_text().splitlines()
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
         except OSError:
             continue
-        kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
-        found[name] = kb / 1024
+        found[name] = _kb(status, "VmRSS:") / 1024
+        found["total"] += _kb(rollup, "Pss:") / 1024
     return found
+
+
+def _kb(lines: list[str], key: str) -> int:
+    return next(int(line.split()[1]) for line in lines if line.startswith(key))
 
 
 # --- measurements ------------------------------------------------------------------------

@@ -12,6 +12,7 @@ recorded with the row, so no reader gets the same paper twice.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
@@ -19,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, func, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from newsletter.models import Delivery, DeliveryStatus, Issue, utcnow
@@ -29,6 +31,7 @@ FLUSH_EVERY = "ledger_flush_every"
 _PENDING = "ledger_pending"
 _CHUNK = 1000
 _ANALYZE_AFTER = 10_000
+_FLUSH_RETRIES = (0.2, 0.5, 1, 2, 4, 8)  # seconds between tries: ~16 s in all
 _ERROR_MAX = 500
 
 
@@ -226,11 +229,22 @@ def flush(session: Session) -> None:
     By default every outcome commits at once, so a worker killed mid-batch re-sends at most
     the message in flight. With `session.info[FLUSH_EVERY] = N` outcomes commit N at a time,
     for a constant number of queries per batch; a killed worker may then re-send up to N
-    messages, with the same Message-ID."""
+    messages, with the same Message-ID.
+
+    These messages have gone out already, so a dropped database connection is retried on
+    a new one for a while rather than given up: giving up would send them again later."""
     pending = session.info.pop(_PENDING, [])
-    if pending:
-        session.connection().execute(_UPDATE_BY_ID, pending)  # one executemany, no ORM
-    session.commit()
+    for pause in (*_FLUSH_RETRIES, None):
+        try:
+            if pending:
+                session.connection().execute(_UPDATE_BY_ID, pending)  # one executemany
+            session.commit()
+            return
+        except OperationalError:
+            session.rollback()
+            if pause is None:
+                raise
+            time.sleep(pause)
 
 
 def sent_papers(subscriber_ids: Sequence[int], *, session: Session) -> dict[int, set[int]]:

@@ -30,7 +30,7 @@ from newsletter.text import fold, terms, tokens
 Alt = tuple[str, ...]
 Concept = tuple[Alt, ...]
 
-THRESHOLD = 0.6  # a title hit, or the topic twice in the abstract / summary
+THRESHOLD = 0.7  # a title hit, the topic in abstract and summary, or thrice in the abstract
 FIELDS = (("title", 2.0), ("summary", 1.0), ("abstract", 1.0))
 MAX_RELEVANCE = sum(weight for _, weight in FIELDS)
 K1, B = 1.2, 0.75  # BM25's saturation and length normalisation (abstract only)
@@ -38,7 +38,7 @@ PHRASE, NEAR, SCATTERED = 1.0, 0.8, 0.5  # concepts in order / close by / apart
 AUTHOR_RELEVANCE = 2.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TopicHit:
     topic: str
     relevance: float
@@ -109,10 +109,12 @@ class _Field:
     def __init__(self, text: str) -> None:
         self.forms = terms(text)
         self.length = len(self.forms)
-        self.positions: dict[str, list[int]] = defaultdict(list)
+        positions: dict[str, list[int]] = defaultdict(list)
         for index, forms in enumerate(self.forms):
             for form in forms:
-                self.positions[form].append(index)
+                positions[form].append(index)
+        # Tuples, not lists: a week of papers holds hundreds of thousands of these.
+        self.positions: dict[str, tuple[int, ...]] = {k: tuple(v) for k, v in positions.items()}
 
     def spans(self, concept: Concept) -> list[tuple[int, int]]:
         """Where any form of the concept occurs: one span per start, the longest form."""
@@ -149,7 +151,8 @@ def _chain(groups: list[list[tuple[int, int]]], end: int) -> bool:
     return True
 
 
-_Occurrence = tuple[list[list[tuple[int, int]]], list[float]]  # spans and strength per field
+# Per field: where the concept occurs (spans) and how strongly; tuples, as they are cached.
+_Occurrence = tuple[tuple[list[tuple[int, int]], ...], tuple[float, ...]]
 
 
 def _relevance(per_concept: list[_Occurrence], weights: Sequence[float]) -> tuple[float, str]:
@@ -218,12 +221,12 @@ class Matcher:
             found = {}
             for index in having:
                 fields = self._fields[index]
-                spans = [f.spans(concept) for f in fields]
+                spans = tuple(f.spans(concept) for f in fields)
                 if any(spans):
-                    sats = [
+                    sats = tuple(
                         self._saturate(len(s), f, name)
                         for s, f, (name, _) in zip(spans, fields, FIELDS, strict=True)
-                    ]
+                    )
                     found[index] = (spans, sats)
             self._concepts[concept] = found
         return self._concepts[concept]

@@ -66,6 +66,13 @@ def stem(word: str) -> str:
     return str(_stemmer.stemWord(word))
 
 
+@lru_cache(maxsize=200_000)
+def _alone(word: str) -> tuple[str]:
+    """The one-form entry of a plain word, shared by all its occurrences (it saves memory:
+    an index holds one per word of every paper)."""
+    return (stem(word),)
+
+
 def terms(text: str) -> list[tuple[str, ...]]:
     """Per content word, its stem and (for prefixed words) the stem without the prefix."""
     out: list[tuple[str, ...]] = []
@@ -76,8 +83,7 @@ def terms(text: str) -> list[tuple[str, ...]]:
             continue
         if word in STOPWORDS and not prefix:
             continue
-        whole = stem(prefix + word)
-        out.append((whole, stem(word)) if prefix else (whole,))
+        out.append((stem(prefix + word), stem(word)) if prefix else _alone(word))
         prefix = ""
     if prefix:
         out.append((stem(prefix),))

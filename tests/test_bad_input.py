@@ -6,6 +6,7 @@ Hypothesis generates most inputs; a corpus of known-nasty ones is tried on top."
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -17,8 +18,9 @@ from sqlmodel import Session, func, select
 from newsletter import subscribers, tokens, web
 from newsletter.cli import cli
 from newsletter.ingest import FeedError, files, hf
-from newsletter.models import Subscriber
+from newsletter.models import Paper, Subscriber
 from newsletter.settings import Settings
+from tests.conftest import REAL
 
 NASTY = [
     "",
@@ -191,6 +193,85 @@ def test_cli_add_with_nasty_values(settings, session, value: str) -> None:
         else:
             rows = json.loads(CliRunner().invoke(cli, ["subscribers", "list", "--json"]).output)
             assert all("\n" not in t for r in rows for t in r["topics"])
+
+
+def reader_row(session: Session, email: str) -> tuple[object, ...]:
+    session.expire_all()
+    r = session.exec(select(Subscriber).where(Subscriber.email == email)).one()
+    session.rollback()
+    return (r.topics, r.follows, r.timezone, r.send_day, r.send_hour, r.paused, r.status)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@SLOW
+@given(
+    topics=st.one_of(FIELD, st.lists(FIELD, max_size=30).map("\n".join)),
+    day=FIELD,
+    hour=st.one_of(FIELD, st.integers()),
+    tz=FIELD,
+    paused=st.one_of(st.sampled_from(["on", "true", "1", ""]), FIELD),
+)
+def test_web_manage_form_never_fails_badly(
+    settings, session, topics, day, hour, tz, paused
+) -> None:
+    tried()
+    if count(session) == 0:
+        subscribers.upsert("ada@example.com", ["agents"], confirmed=True, session=session)
+        session.commit()
+    reader_id = session.exec(select(Subscriber.id)).one()
+    session.rollback()
+    before = reader_row(session, "ada@example.com")
+    client = TestClient(web.app, raise_server_exceptions=False)
+    token = tokens.make(settings, tokens.Purpose.MANAGE, reader_id)
+    form = {"topics": topics, "send_day": day, "send_hour": str(hour), "timezone": tz}
+    response = client.post(f"/manage/{token}", data=form | {"paused": paused})
+    assert response.status_code in (200, 422), response.text[:300]
+    after = reader_row(session, "ada@example.com")
+    if response.status_code == 422:
+        assert after == before  # a refused form changes nothing
+    else:
+        assert after[0] and all("\n" not in t and t.strip() == t for t in after[0])
+
+
+def big_daily_papers_file(path: Path, megabytes: int) -> int:
+    """A Daily Papers JSON array of `megabytes` MB: real items, each given its own id and an
+    abstract far longer than any real one. Returns the number of items."""
+    real = json.loads((REAL / "hf_daily_papers_2026-05-12.json").read_text())
+    items, size, n = [], 0, 0
+    while size < megabytes * 1_000_000:
+        item = json.loads(json.dumps(real[n % len(real)]))
+        item["paper"]["id"] = f"2605.{n:05d}"
+        item["paper"]["summary"] = (item["paper"]["summary"] + " ") * 15
+        items.append(item)
+        size += len(json.dumps(item))
+        n += 1
+    path.write_text(json.dumps(items))
+    return n
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_50_mb_feed_file_is_ingested(settings, session, tmp_path) -> None:
+    tried()
+    path = tmp_path / "big.json"
+    items = big_daily_papers_file(path, 50)
+    assert path.stat().st_size >= 50_000_000
+    result = CliRunner().invoke(cli, ["ingest", "file", str(path)])
+    assert result.exit_code == 0, result.output[-500:]
+    stored = session.exec(select(func.count()).select_from(Paper)).one()
+    longest = session.exec(select(func.max(func.length(Paper.abstract)))).one()
+    assert stored == items and longest <= 10_000  # abstracts are clipped, not refused
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_file_over_the_limit_is_one_line_and_writes_nothing(settings, session, tmp_path) -> None:
+    tried()
+    path = tmp_path / "huge.json"
+    with path.open("wb") as f:
+        f.truncate(files.MAX_BYTES + 1)  # sparse: its size is all that is read
+    result = CliRunner().invoke(cli, ["ingest", "file", str(path)])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {path} is larger than 64 MiB\n"
+    assert session.exec(select(func.count()).select_from(Paper)).one() == 0
 
 
 def test_report_how_many_inputs_were_tried() -> None:

@@ -89,11 +89,13 @@ def test_spelling_variants_meet() -> None:
 def test_title_hit_ranks_above_abstract_hit_and_upvotes_break_ties() -> None:
     in_abstract = paper(
         "A Study of Routing",
-        "We analyse diffusion models in depth. Diffusion models route tokens.",
+        "We analyse diffusion models. Diffusion models route tokens. Diffusion models win.",
         upvotes=40,
     )
     in_title = paper(
-        "Diffusion Models for Audio", "We generate audio clips. They sound real.", upvotes=40
+        "Diffusion Models for Audio",
+        "We generate audio clips with a new model. They sound real to listeners in a blind test.",
+        upvotes=40,
     )
     m = Matcher([in_abstract, in_title], window_end=DAY)
     assert titles(m, "diffusion models") == [in_title.title, in_abstract.title]
@@ -134,11 +136,16 @@ def test_why_names_every_matching_topic_and_where() -> None:
     assert "protein" not in pick.why
 
 
-def test_one_passing_mention_is_not_enough_but_two_are() -> None:
-    once = paper("Graph Learning", "We compare with a diffusion model baseline on graphs.")
-    twice = paper("Graph Learning II", "A diffusion model for graphs. The diffusion model wins.")
-    m = Matcher([once, twice], window_end=DAY)
-    assert titles(m, "diffusion models") == [twice.title]
+def test_a_passing_mention_is_not_enough_but_a_recurring_theme_is() -> None:
+    once = paper(
+        "Graph Learning",
+        "We compare with a diffusion model baseline on graphs, trees, grids and meshes alike.",
+    )
+    theme = paper(
+        "Graph Learning II", "A diffusion model for graphs. Diffusion models win. Diffusion scales."
+    )
+    m = Matcher([once, theme], window_end=DAY)
+    assert titles(m, "diffusion models") == [theme.title]
 
 
 def test_prefixed_words_still_count_as_the_word() -> None:

@@ -73,6 +73,30 @@ def test_valid_signature_for_a_reader_that_does_not_exist_is_the_same_404(settin
     assert len(pages) == 1
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_link_pages_answer_alike_and_in_similar_time(settings) -> None:
+    """A link names no address; still, a bad link and a genuine one for a reader who is gone
+    get the same answer in about the same time, on every page that takes a token."""
+    client = TestClient(web.app)
+    for purpose, path in (
+        (Purpose.MANAGE, "manage"),
+        (Purpose.UNSUBSCRIBE, "unsubscribe"),
+        (Purpose.CONFIRM, "confirm"),
+    ):
+        links = {"gone": f"/{path}/{make(settings, purpose, 999_999)}", "bad": f"/{path}/x.y.z"}
+        timings: dict[str, list[float]] = {kind: [] for kind in links}
+        answers = set()
+        for _ in range(15):
+            for kind, link in links.items():
+                started = time.perf_counter()
+                response = client.get(link)
+                timings[kind].append(time.perf_counter() - started)
+                answers.add((response.status_code, response.text))
+        gone, bad = (statistics.median(t) for t in timings.values())
+        print(f"/{path}: gone {gone * 1000:.1f} ms, bad {bad * 1000:.1f} ms")
+        assert len(answers) == 1 and abs(gone - bad) < 0.05
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_secrets_never_printed_or_logged(settings, smtp, monkeypatch, caplog) -> None:
     secret, password = "s3cr3t-signing-key-value", "smtp-p4ssw0rd-value"
