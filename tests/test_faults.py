@@ -62,6 +62,16 @@ def finish(session: Session, readers: int, timeout: float = 240) -> None:
     wait_for(done, timeout, "the issue to complete through the faults")
 
 
+def under_way(pool: Workers, smtp: SmtpServer, readers: int, *names: str) -> float:
+    """Start the workers and the issue; return (its start time) once a fifth is out."""
+    for name in names:
+        pool.start(name)
+    started = time.monotonic()
+    tick(MONDAY.replace(hour=8))
+    wait_for(lambda: len(smtp.received) >= readers // 5, 60, "the issue to be under way")
+    return started
+
+
 def report(
     scenario: str, smtp: SmtpServer, faults: int, expected: set[str], started: float
 ) -> dict[str, object]:
@@ -131,11 +141,7 @@ def test_issue_completes_through_smtp_faults(
 def test_sigkill_mid_issue_loses_nothing(papers, workers, smtp, session, tmp_path) -> None:  # noqa: F811
     emails = audience(tmp_path, 300)
     smtp.delay = 0.03
-    workers.start("victim")
-    workers.start("survivor")
-    started = time.monotonic()
-    tick(MONDAY.replace(hour=8))
-    wait_for(lambda: len(smtp.received) >= len(emails) // 5, 60, "the issue to be under way")
+    started = under_way(workers, smtp, len(emails), "victim", "survivor")
     workers.kill("victim")
     finish(session, len(emails))
 
@@ -200,29 +206,23 @@ def private_redis(broker, tmp_path, monkeypatch) -> Iterator[PrivateRedis]:  # n
 def test_redis_restart_mid_issue_loses_nothing(
     papers,  # noqa: F811
     private_redis: PrivateRedis,
+    workers,  # noqa: F811  (after private_redis: its workers use that Redis)
     smtp: SmtpServer,
     session,
     tmp_path,
 ) -> None:
     emails = audience(tmp_path, 300)
     smtp.delay = 0.02
-    pool = Workers(tmp_path)
-    try:
-        pool.start("w1")
-        pool.start("w2")
-        started = time.monotonic()
-        tick(MONDAY.replace(hour=8))
-        wait_for(lambda: len(smtp.received) >= len(emails) // 5, 60, "the issue to be under way")
-        private_redis.stop()  # every queued batch is gone with it
-        at_restart = len(smtp.received)
-        time.sleep(1)
-        private_redis.start()
-        finish(session, len(emails))
-    finally:
-        pool.stop_all()
+    started = under_way(workers, smtp, len(emails), "w1", "w2")
+    queued = redis.Redis.from_url(private_redis.url).llen("celery")
+    private_redis.stop()  # every queued batch is gone with it
+    at_restart = len(smtp.received)
+    time.sleep(1)
+    private_redis.start()
+    finish(session, len(emails))
 
     figures = report("redis-restart", smtp, 1, set(emails), started)
-    assert at_restart < len(emails), "Redis was restarted after the issue had finished"
+    assert queued > 0 and at_restart < len(emails), "nothing was queued when Redis went down"
     assert figures["lost"] == 0 and figures["unexpected"] == 0
     assert figures["duplicates"] == 0  # the workers lived: nothing is sent twice
     assert sent_count(session) == len(emails)
@@ -237,11 +237,7 @@ def test_database_connections_dropped_mid_issue_lose_nothing(
 ) -> None:
     emails = audience(tmp_path, 300)
     smtp.delay = 0.02
-    workers.start("w1")
-    workers.start("w2")
-    started = time.monotonic()
-    tick(MONDAY.replace(hour=8))
-    wait_for(lambda: len(smtp.received) >= len(emails) // 5, 60, "the issue to be under way")
+    started = under_way(workers, smtp, len(emails), "w1", "w2")
     dropped = 0
     for _ in range(6):  # every other connection to the database, over about two seconds
         dropped += session.exec(  # type: ignore[call-overload]
