@@ -62,14 +62,19 @@ def finish(session: Session, readers: int, timeout: float = 240) -> None:
     wait_for(done, timeout, "the issue to complete through the faults")
 
 
-def under_way(pool: Workers, smtp: SmtpServer, readers: int, *names: str) -> float:
-    """Start the workers and the issue; return (its start time) once a fifth is out."""
+def under_way(
+    pool: Workers, smtp: SmtpServer, tmp_path: Path, *names: str, delay: float = 0.02
+) -> tuple[list[str], float]:
+    """Import the audience, start the workers and the issue (each message taking `delay`
+    at the server); return the readers and the start time once a fifth is out."""
+    emails = audience(tmp_path, 300)
+    smtp.delay = delay
     for name in names:
         pool.start(name)
     started = time.monotonic()
     tick(MONDAY.replace(hour=8))
-    wait_for(lambda: len(smtp.received) >= readers // 5, 60, "the issue to be under way")
-    return started
+    wait_for(lambda: len(smtp.received) >= len(emails) // 5, 60, "the issue to be under way")
+    return emails, started
 
 
 def report(
@@ -139,9 +144,7 @@ def test_issue_completes_through_smtp_faults(
 
 
 def test_sigkill_mid_issue_loses_nothing(papers, workers, smtp, session, tmp_path) -> None:  # noqa: F811
-    emails = audience(tmp_path, 300)
-    smtp.delay = 0.03
-    started = under_way(workers, smtp, len(emails), "victim", "survivor")
+    emails, started = under_way(workers, smtp, tmp_path, "victim", "survivor", delay=0.03)
     workers.kill("victim")
     finish(session, len(emails))
 
@@ -211,9 +214,7 @@ def test_redis_restart_mid_issue_loses_nothing(
     session,
     tmp_path,
 ) -> None:
-    emails = audience(tmp_path, 300)
-    smtp.delay = 0.02
-    started = under_way(workers, smtp, len(emails), "w1", "w2")
+    emails, started = under_way(workers, smtp, tmp_path, "w1", "w2")
     queued = redis.Redis.from_url(private_redis.url).llen("celery")
     private_redis.stop()  # every queued batch is gone with it
     at_restart = len(smtp.received)
@@ -235,9 +236,7 @@ def test_database_connections_dropped_mid_issue_lose_nothing(
     session,
     tmp_path,
 ) -> None:
-    emails = audience(tmp_path, 300)
-    smtp.delay = 0.02
-    started = under_way(workers, smtp, len(emails), "w1", "w2")
+    emails, started = under_way(workers, smtp, tmp_path, "w1", "w2")
     dropped = 0
     for _ in range(6):  # every other connection to the database, over about two seconds
         dropped += session.exec(  # type: ignore[call-overload]
