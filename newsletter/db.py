@@ -12,7 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
-from newsletter.settings import PROJECT_ROOT, get_settings
+from newsletter.settings import get_settings
+from newsletter.shipped import migrations_dir
 
 
 class QueryCounter:
@@ -62,7 +63,7 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
 
 def alembic_config(url: str | None = None) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.set_main_option("sqlalchemy.url", (url or get_settings().database_url).replace("%", "%%"))
     return cfg
 

@@ -20,7 +20,7 @@ from mjml import mjml2html
 
 from newsletter.match import Pick
 from newsletter.models import Paper
-from newsletter.settings import PROJECT_ROOT
+from newsletter.shipped import templates_dir
 from newsletter.text import one_line
 
 SUBJECT_MAX = 140
@@ -55,7 +55,7 @@ class Links:
 def environment(markup: bool = True) -> Environment:
     """Markup templates escape and trim block lines; plain text keeps its layout as written."""
     return Environment(
-        loader=FileSystemLoader(PROJECT_ROOT / "templates"),
+        loader=FileSystemLoader(templates_dir()),
         autoescape=select_autoescape(
             enabled_extensions=("html", "mjml", "xml"), default_for_string=True
         ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +18,7 @@ from newsletter.text import one_line, tokens
 
 MAX_TOPICS = 50
 MAX_TOPIC_LEN = 200
+_CONTROL = frozenset({"Cc", "Cf", "Cs"})  # control, format (bidi overrides), surrogates
 
 
 class InvalidInput(ValueError):
@@ -37,18 +39,30 @@ def normalise_email(raw: str) -> str:
     return (info.ascii_email or info.normalized).lower()
 
 
+def plain_text(value: str, what: str, max_len: int) -> str:
+    """One line of text a reader typed, spaces collapsed; refused if it is empty, too long
+    or holds control characters (a terminal escape, a NUL, a bidi override): those are
+    never what a reader meant, and stripping them would store something else instead."""
+    for ch in value if not value.isprintable() else ():
+        if unicodedata.category(ch) in _CONTROL and ch not in "\t\n\r":
+            code = f"U+{ord(ch):04X}"
+            raise InvalidInput(f"{what} holds a control character ({code}): type plain text")
+    text = one_line(value, max_len + 1)
+    if not text:
+        raise InvalidInput(f"empty {what}: it needs at least one word")
+    if len(text) > max_len:
+        raise InvalidInput(f"{what} too long (over {max_len} characters): {text[:40]}...")
+    return text
+
+
 def clean_topics(raw: Iterable[str], *, required: bool = True) -> list[str]:
     """Trim, de-duplicate (case-insensitively) and check a topic list; order is kept."""
     topics: list[str] = []
     seen: set[str] = set()
     for value in raw:
-        topic = one_line(value, MAX_TOPIC_LEN + 1)
-        if not topic:
-            raise InvalidInput("empty topic: every topic needs at least one word")
-        if len(topic) > MAX_TOPIC_LEN:
-            raise InvalidInput(f"topic too long (over {MAX_TOPIC_LEN} characters): {topic[:40]}...")
-        if not tokens(topic):
-            raise InvalidInput(f"topic {topic!r} has no searchable words")
+        topic = plain_text(value, "topic", MAX_TOPIC_LEN)
+        if not tokens(topic) or not any(ch.isalpha() for ch in topic):
+            raise InvalidInput(f"topic {topic!r} has no searchable words (it needs a letter)")
         if topic.casefold() not in seen:
             seen.add(topic.casefold())
             topics.append(topic)
@@ -66,8 +80,8 @@ def clean_follows(authors: Iterable[str], categories: Iterable[str]) -> list[str
     """Followed authors and arXiv categories as "author:Name" / "category:cs.CL"."""
     follows: list[str] = []
     for raw in authors:
-        name = one_line(raw, 201)
-        if not 2 <= len(name) <= 200:
+        name = plain_text(raw, "author name", 200)
+        if len(name) < 2:
             raise InvalidInput(f"author name must be 2 to 200 characters: {name[:40]!r}")
         follows.append(f"author:{name}")
     for raw in categories:

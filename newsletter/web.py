@@ -29,14 +29,15 @@ from newsletter.match import Pick
 from newsletter.models import Delivery, DeliveryStatus, Issue, Paper, Subscriber, SubscriberStatus
 from newsletter.ratelimit import RateLimiter
 from newsletter.sendtime import DAYS, parse_day
-from newsletter.settings import PROJECT_ROOT, Settings, get_settings
+from newsletter.settings import Settings, get_settings
+from newsletter.shipped import templates_dir
 from newsletter.subscribers import InvalidInput, Schedule, normalise_email
 
 log = logging.getLogger("newsletter.web")
 app = FastAPI(title="Trending papers", docs_url=None, redoc_url=None, openapi_url=None)
 # Web pages escape everything; unlike the emails' templates, optional values may be absent.
 templates = Jinja2Templates(
-    env=Environment(loader=FileSystemLoader(PROJECT_ROOT / "templates"), autoescape=True)
+    env=Environment(loader=FileSystemLoader(templates_dir()), autoescape=True)
 )
 limiter = RateLimiter()
 CHECK_INBOX = "If the address can receive our mail, a message is on its way: follow its link."
@@ -118,13 +119,14 @@ def reader_for(
 
 # --- subscribe ---------------------------------------------------------------------------
 
-_popular: tuple[float, list[str]] = (0.0, [])
+_popular: tuple[float, list[str]] | None = None
 
 
 def popular_topics(session: Session, count: int = 8) -> list[str]:
-    """The most followed topics of recent readers, cached for five minutes."""
+    """The most followed topics of recent readers, cached for five minutes. Filled on first
+    use whatever the clock says: time.monotonic() counts from boot, so it may be near 0."""
     global _popular
-    if time.monotonic() - _popular[0] > 300:
+    if _popular is None or time.monotonic() - _popular[0] > 300:
         rows = session.exec(
             select(Subscriber.topics)
             .where(campaign.ACTIVE)

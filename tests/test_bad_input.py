@@ -80,7 +80,9 @@ def test_topic_lists_are_cleaned_or_refused(raw: list[str]) -> None:
     except subscribers.InvalidInput:
         return
     assert 1 <= len(topics) <= subscribers.MAX_TOPICS
-    assert all(t and len(t) <= subscribers.MAX_TOPIC_LEN and "\n" not in t for t in topics)
+    for t in topics:
+        assert t and len(t) <= subscribers.MAX_TOPIC_LEN and t.isprintable()
+        assert any(ch.isalpha() for ch in t)
 
 
 JSON = st.recursive(
@@ -272,6 +274,67 @@ def test_a_file_over_the_limit_is_one_line_and_writes_nothing(settings, session,
     assert result.exit_code == 1
     assert result.output == f"Error: {path} is larger than 64 MiB\n"
     assert session.exec(select(func.count()).select_from(Paper)).one() == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    "content",
+    ['{"not": "a list"}', '["a", "b"]', "[]", '{"paper": {"id": "x"}}\n{"also": "not"}'],
+)
+def test_a_file_with_no_paper_exits_non_zero_and_writes_nothing(
+    settings, session, tmp_path, content: str
+) -> None:
+    tried()
+    path = tmp_path / "feed.json"
+    path.write_text(content)
+    result = CliRunner().invoke(cli, ["ingest", "file", str(path)])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: feed.json: the file holds no papers")
+    assert result.output.count("\n") == 1
+    assert session.exec(select(func.count()).select_from(Paper)).one() == 0
+
+
+TOPIC_WITH_ESCAPE = "\x1b[31mred topic"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_topic_with_control_characters_is_refused_everywhere(settings, session, tmp_path) -> None:
+    tried(6)
+    cli_errors = []
+    for args in (
+        ["subscribers", "add", "ada@example.com", "--topic", TOPIC_WITH_ESCAPE],
+        ["subscribers", "add", "ada@example.com", "--topic", "12 34"],  # no letter
+        ["subscribers", "add", "ada@example.com", "--topic", "agents", "--author", "A\x00B"],
+    ):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+        cli_errors.append(result.output)
+    assert "control character (U+001B)" in cli_errors[0] and "needs a letter" in cli_errors[1]
+    assert count(session) == 0
+
+    subscribers.upsert("bob@example.com", ["agents"], confirmed=True, session=session)
+    session.commit()
+    before = reader_row(session, "bob@example.com")
+    result = CliRunner().invoke(
+        cli, ["subscribers", "topics", "bob@example.com", "--topic", TOPIC_WITH_ESCAPE]
+    )
+    assert result.exit_code == 1 and "control character" in result.output
+    csv = tmp_path / "readers.csv"
+    csv.write_text(f"email,topics\ncarol@example.com,agents\ndan@example.com,{TOPIC_WITH_ESCAPE}\n")
+    result = CliRunner().invoke(cli, ["subscribers", "import", str(csv)])
+    assert (
+        result.exit_code == 1 and "line 3" in result.output and "control character" in result.output
+    )
+
+    web.limiter.reset()
+    client = TestClient(web.app)
+    form = client.post("/subscribe", data={"email": "eve@example.com", "topics": TOPIC_WITH_ESCAPE})
+    assert form.status_code == 422 and "control character" in form.text
+    api = client.post(
+        "/api/subscribe", json={"email": "eve@example.com", "topics": [TOPIC_WITH_ESCAPE]}
+    )
+    assert api.status_code == 422 and "control character" in api.json()["detail"]
+    assert count(session) == 1 and reader_row(session, "bob@example.com") == before
 
 
 def test_report_how_many_inputs_were_tried() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from importlib import resources
 from pathlib import Path
 
 import click
@@ -13,6 +12,7 @@ from newsletter.db import session_scope
 from newsletter.ingest import Parsed, arxiv, files, hf, store
 from newsletter.ingest.http import make_client
 from newsletter.settings import get_settings
+from newsletter.shipped import sample_papers
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -102,5 +102,4 @@ def ingest_file(path: Path, featured_on: dt.datetime | None, as_json: bool) -> N
 @click.option("--json", "as_json", is_flag=True)
 def ingest_sample(as_json: bool) -> None:
     """Load the bundled sample: the real Daily Papers of 2026-05-12 (no network)."""
-    sample = resources.files("newsletter") / "sample" / "hf_daily_papers_2026-05-12.json"
-    _save(files.parse_bytes(sample.read_bytes(), dt.date(2026, 5, 12)), as_json)
+    _save(files.parse_bytes(sample_papers(), dt.date(2026, 5, 12)), as_json)

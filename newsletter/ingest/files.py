@@ -19,10 +19,23 @@ def parse_file(path: Path, featured_on: dt.date | None = None) -> Parsed:
         content = path.read_bytes()
     except OSError as exc:
         raise FeedError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return parse_bytes(content, featured_on)
+    try:
+        return parse_bytes(content, featured_on)
+    except FeedError as exc:
+        raise FeedError(f"{path.name}: {exc}") from exc
 
 
 def parse_bytes(content: bytes, featured_on: dt.date | None = None) -> Parsed:
+    """The file's papers; raises FeedError when it holds none, so nothing is written."""
+    parsed = _parse(content, featured_on)
+    if not parsed.records:
+        found = f"{len(parsed.skipped)} items, none a paper" if parsed.skipped else "no items"
+        first = f" (first: {parsed.skipped[0]})" if parsed.skipped else ""
+        raise FeedError(f"the file holds no papers: {found}{first}")
+    return parsed
+
+
+def _parse(content: bytes, featured_on: dt.date | None) -> Parsed:
     head = content.lstrip()[:1]
     if head == b"<":
         return arxiv.parse_xml(content)

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ValidationError, field_validator
 
-from newsletter.ingest import PaperRecord, Parsed, clean_arxiv_id, safe_url
+from newsletter.ingest import FeedError, PaperRecord, Parsed, clean_arxiv_id, safe_url
 from newsletter.ingest.http import get_with_retries
 from newsletter.settings import Settings
 from newsletter.text import one_line
@@ -52,7 +52,7 @@ class _Item(BaseModel):
 def parse_items(data: Any, featured_on: dt.date | None = None) -> Parsed:
     """Read a Daily Papers array. `featured_on` is the day asked for, when known."""
     if not isinstance(data, list):
-        raise ValueError("expected a JSON array of Daily Papers items")
+        raise FeedError("expected a JSON array of Daily Papers items")
     parsed = Parsed()
     for index, raw in enumerate(data):
         try:

@@ -1,0 +1,1 @@
+"""The alembic migrations; shipped inside the wheel as `newsletter.migrations`."""

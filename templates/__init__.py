@@ -1,0 +1,1 @@
+"""The email and web templates; shipped inside the wheel as `newsletter.templates`."""
