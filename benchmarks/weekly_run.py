@@ -35,7 +35,8 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from newsletter import db, synthetic  # noqa: E402
+from benchmarks import synthetic  # noqa: E402
+from newsletter import db  # noqa: E402
 from newsletter.models import Paper, Subscriber, SubscriberStatus, utcnow  # noqa: E402
 from newsletter.settings import get_settings  # noqa: E402
 from workers.celery_app import worker_command  # noqa: E402
@@ -150,7 +151,7 @@ def start_workers(count: int, env: dict[str, str], tmp: Path) -> list[subprocess
         log = tmp / f"worker{n}.log"
         procs.append(
             subprocess.Popen(
-                worker_command(f"bench{n}", 1),
+                worker_command(f"bench{n}", 1, app="benchmarks.counted_app"),
                 cwd=ROOT,
                 env=env,
                 stdout=log.open("w"),
@@ -292,8 +293,8 @@ def batch_queries(tmp: Path, count: int) -> dict[str, float]:
     figures = []
     for n in range(count):
         for line in (tmp / f"worker{n}.log").read_text().splitlines():
-            if "deliver_batch ids=" in line:
-                parts = dict(kv.split("=") for kv in line.split("deliver_batch ")[1].split())
+            if "batch_statements ids=" in line:
+                parts = dict(kv.split("=") for kv in line.split("batch_statements ")[1].split())
                 figures.append((int(parts["ids"]), int(parts["queries"])))
     if not figures:
         return {}
@@ -381,8 +382,8 @@ def sample_size(url: str) -> int:
     """Bytes of one digest of this run, composed again the way the workers did."""
     from sqlmodel import Session, select
 
-    from newsletter import compose
-    from newsletter.match import Pick
+    from newsletter.digest import compose
+    from newsletter.match.engine import Pick
     from newsletter.models import Delivery, Issue
 
     settings = get_settings()
@@ -391,10 +392,10 @@ def sample_size(url: str) -> int:
         issue = session.get(Issue, delivery.issue_id)
         reader = session.get(Subscriber, delivery.subscriber_id)
         assert issue and reader
-        ctx = compose.context_for(issue, settings, session=session)
-        papers = {p.id: p for p in ctx.matcher.papers}
+        state = compose.IssueCache().get(issue, settings, session=session)
+        papers = {p.id: p for p in state.matcher.papers}
         picks = [Pick.from_record(r, papers[r["paper_id"]]) for r in delivery.picks]
-        return len(compose.compose_picks(reader, picks, ctx, settings=settings).message(settings))
+        return len(compose.compose(reader, picks, state, settings=settings).message(settings))
 
 
 def report(result: dict[str, object]) -> None:

@@ -1,4 +1,8 @@
-"""One engine per process, one session per unit of work, and schema upgrades via alembic."""
+"""One engine per process, one session per unit of work, and schema upgrades via alembic.
+
+`session_scope` is the CLI's unit of work (and a task's): it commits once, at the end.
+The web app's is a request dependency (newsletter/web/app.py); a batch's is the campaign's.
+"""
 
 from __future__ import annotations
 
@@ -16,16 +20,6 @@ from newsletter.settings import get_settings
 from newsletter.shipped import migrations_dir
 
 
-class QueryCounter:
-    """Statements sent to the database by this process (for the benchmark's per-batch figure)."""
-
-    count = 0
-
-    @classmethod
-    def hook(cls, *_args: object) -> None:
-        cls.count += 1
-
-
 def get_engine(url: str | None = None) -> Engine:
     """The process's engine for `url` (default: the configured database)."""
     return _engine(url or get_settings().database_url)
@@ -38,7 +32,6 @@ def _engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    event.listen(engine, "before_cursor_execute", QueryCounter.hook)
     return engine
 
 

@@ -40,7 +40,8 @@ class Subscriber(SQLModel, table=True):
         default=SubscriberStatus.UNCONFIRMED, sa_type=String(16), index=True
     )
     topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    # "author:Yann LeCun" or "category:cs.CL": followed besides the free-text topics.
+    # "author:Yann LeCun" or "category:cs.CL": followed besides the free-text topics
+    # (newsletter/match/interests.py reads and writes this form).
     follows: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     timezone: str = Field(default="UTC", max_length=64)
     send_day: int = Field(default=0, ge=0, le=6)  # Monday = 0, in the reader's own timezone
@@ -50,20 +51,6 @@ class Subscriber(SQLModel, table=True):
     consent_ip: str | None = Field(default=None, max_length=45)  # where the confirm came from
     paused: bool = False  # confirmed, but no digests until resumed
     bounces: int = 0  # permanent refusals in a row; suppressed at the configured limit
-
-    @property
-    def interests(self) -> list[str]:
-        """What the matcher scores: the topics, then the followed authors and categories."""
-        return [*self.topics, *self.follows]
-
-    @property
-    def interests_shown(self) -> list[str]:
-        """The same, as a reader reads them."""
-        shown = {"author": "papers by {}", "category": "arXiv {}"}
-        return [
-            *self.topics,
-            *(shown[f.split(":", 1)[0]].format(f.split(":", 1)[1]) for f in self.follows),
-        ]
 
 
 class Paper(SQLModel, table=True):

@@ -18,7 +18,6 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-not-secret"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class SmtpTls(StrEnum):
@@ -35,6 +34,7 @@ class Settings(BaseSettings):
     env: str = "development"
     # URLs may carry passwords: kept out of repr() so they never reach a log or a traceback.
     database_url: str = Field("sqlite:///newsletter.db", repr=False)
+    # The Celery broker and the web app's rate-limit counts (empty: counted per web process).
     redis_url: str = Field("redis://localhost:6379/0", repr=False)
 
     smtp_host: str = "localhost"
@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     subscribe_limit_per_ip: int = Field(20, ge=1)  # requests per hour per client address
     subscribe_limit_per_email: int = Field(3, ge=1)  # requests per hour per address
     suppress_after_bounces: int = Field(3, ge=1)
+    # A topic is suggested on the public subscribe page only when this many readers share it.
+    suggest_min_readers: int = Field(5, ge=2)
 
     hf_api_url: str = "https://huggingface.co/api/daily_papers"
     arxiv_api_url: str = "https://export.arxiv.org/api/query"

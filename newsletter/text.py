@@ -90,6 +90,6 @@ def terms(text: str) -> list[tuple[str, ...]]:
     return out
 
 
-def tokens(text: str) -> list[str]:
+def stems(text: str) -> list[str]:
     """Stems of the content words of `text`, in order (one per word)."""
     return [forms[0] for forms in terms(text)]

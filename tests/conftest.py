@@ -1,12 +1,12 @@
 """Shared fixtures: real SQLite and PostgreSQL databases, a real SMTP server (aiosmtpd),
-a local HTTP server standing in for the outside APIs, and settings wired to them."""
+a local HTTP server standing in for the outside APIs, a real Redis and real Celery workers,
+and settings wired to them. Plain helpers are in tests/helpers.py."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import random
-import socket
 import threading
 import time
 import uuid
@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlparse
 
 import psycopg
 import pytest
+import redis
 from aiosmtpd.controller import Controller
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -28,6 +29,7 @@ from sqlmodel import Session
 
 from newsletter import db
 from newsletter.settings import Settings, get_settings
+from tests.helpers import Workers, free_port, run
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 if not REAL.is_dir():  # CI lays shared/ beside the clone; allow an override elsewhere
@@ -35,6 +37,7 @@ if not REAL.is_dir():  # CI lays shared/ beside the clone; allow an override els
 PG_ADMIN_URL = os.environ.get(
     "NEWSLETTER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+REDIS_URL = os.environ.get("NEWSLETTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 TABLES = ("delivery", "issue", "paper", "subscriber")
 
 
@@ -93,6 +96,7 @@ def settings(
         "NEWSLETTER_SECRET_KEY": "test-secret-key",
         "NEWSLETTER_HTTP_BACKOFF_SECONDS": "0.01",
         "NEWSLETTER_ARXIV_DELAY_SECONDS": "0",
+        "NEWSLETTER_REDIS_URL": REDIS_URL,  # the web app's rate limits count there
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -108,12 +112,6 @@ def settings(
 def session(settings: Settings) -> Iterator[Session]:
     with Session(db.get_engine(settings.database_url), expire_on_commit=False) as s:
         yield s
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- SMTP --------------------------------------------------------------------------------
@@ -264,3 +262,35 @@ def web() -> Iterator[FakeWeb]:
     yield fake
     server.shutdown()
     server.server_close()
+
+
+# --- Redis and real Celery workers -------------------------------------------------------
+
+
+@pytest.fixture
+def broker(settings, monkeypatch) -> Iterator[str]:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        pytest.fail(f"Redis is needed at {REDIS_URL} (set NEWSLETTER_TEST_REDIS_URL): {exc}")
+    client.flushdb()
+    monkeypatch.setenv("NEWSLETTER_BATCH_SIZE", "10")
+    monkeypatch.setenv("NEWSLETTER_DELIVERY_LEASE_SECONDS", "3")
+    monkeypatch.setenv("NEWSLETTER_TASK_TIME_LIMIT", "60")
+    get_settings.cache_clear()
+    yield REDIS_URL
+    client.flushdb()
+
+
+@pytest.fixture
+def workers(broker, tmp_path) -> Iterator[Workers]:
+    pool = Workers(tmp_path)
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture
+def papers(settings) -> None:
+    """The real Daily Papers of 2026-05-12, ingested."""
+    run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))

@@ -10,17 +10,18 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, func, select
 
-from newsletter import subscribers, tokens, web
 from newsletter.cli import cli
 from newsletter.ingest import FeedError, files, hf
 from newsletter.models import Paper, Subscriber
+from newsletter.readers import links as tokens
+from newsletter.readers import store, validate
 from newsletter.settings import Settings
 from tests.conftest import REAL
+from tests.helpers import count, web_client
 
 NASTY = [
     "",
@@ -64,8 +65,8 @@ def tried(n: int = 1) -> None:
 def test_addresses_are_normalised_or_refused(raw: str) -> None:
     tried()
     try:
-        address = subscribers.normalise_email(raw)
-    except subscribers.InvalidInput:
+        address = validate.normalise_email(raw)
+    except validate.InvalidInput:
         return
     assert address.isascii() and address == address.lower()
     assert not any(c in address for c in "\r\n\x00 ")
@@ -76,12 +77,12 @@ def test_addresses_are_normalised_or_refused(raw: str) -> None:
 def test_topic_lists_are_cleaned_or_refused(raw: list[str]) -> None:
     tried()
     try:
-        topics = subscribers.clean_topics(raw)
-    except subscribers.InvalidInput:
+        topics = validate.clean_topics(raw)
+    except validate.InvalidInput:
         return
-    assert 1 <= len(topics) <= subscribers.MAX_TOPICS
+    assert 1 <= len(topics) <= validate.MAX_TOPICS
     for t in topics:
-        assert t and len(t) <= subscribers.MAX_TOPIC_LEN and t.isprintable()
+        assert t and len(t) <= validate.MAX_TOPIC_LEN and t.isprintable()
         assert any(ch.isalpha() for ch in t)
 
 
@@ -146,13 +147,6 @@ def test_tokens_are_valid_or_refused(raw: str) -> None:
             tokens.read(config, purpose, raw)
 
 
-def count(session: Session) -> int:
-    session.expire_all()
-    n = session.exec(select(func.count()).select_from(Subscriber)).one()
-    session.rollback()
-    return n
-
-
 FIELD = st.one_of(st.text(max_size=200), st.sampled_from(NASTY))
 
 
@@ -161,9 +155,8 @@ FIELD = st.one_of(st.text(max_size=200), st.sampled_from(NASTY))
 @given(email=FIELD, topics=FIELD, day=FIELD, hour=st.one_of(FIELD, st.integers()), tz=FIELD)
 def test_web_subscribe_never_fails_badly(settings, session, email, topics, day, hour, tz) -> None:
     tried(2)
-    web.limiter.reset()
-    client = TestClient(web.app, raise_server_exceptions=False)
-    before = count(session)
+    client = web_client(raise_server_exceptions=False)
+    before = count(session, Subscriber)
     form = {
         "email": email,
         "topics": topics,
@@ -176,7 +169,7 @@ def test_web_subscribe_never_fails_badly(settings, session, email, topics, day, 
     api = client.post("/api/subscribe", json=form | {"send_hour": hour})
     assert api.status_code in (202, 422), api.text[:300]
     if response.status_code == 422 and api.status_code == 422:
-        assert count(session) == before
+        assert count(session, Subscriber) == before
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -187,11 +180,11 @@ def test_cli_add_with_nasty_values(settings, session, value: str) -> None:
         ["subscribers", "add", value, "--topic", "agents"],
         ["subscribers", "add", "ada@example.com", "--topic", value],
     ):
-        before = count(session)
+        before = count(session, Subscriber)
         result = CliRunner().invoke(cli, args)
         assert result.exit_code in (0, 1), result.output
         if result.exit_code == 1:
-            assert result.output.startswith("Error: ") and count(session) == before
+            assert result.output.startswith("Error: ") and count(session, Subscriber) == before
         else:
             rows = json.loads(CliRunner().invoke(cli, ["subscribers", "list", "--json"]).output)
             assert all("\n" not in t for r in rows for t in r["topics"])
@@ -217,13 +210,13 @@ def test_web_manage_form_never_fails_badly(
     settings, session, topics, day, hour, tz, paused
 ) -> None:
     tried()
-    if count(session) == 0:
-        subscribers.upsert("ada@example.com", ["agents"], confirmed=True, session=session)
+    if count(session, Subscriber) == 0:
+        store.upsert("ada@example.com", ["agents"], confirmed=True, session=session)
         session.commit()
     reader_id = session.exec(select(Subscriber.id)).one()
     session.rollback()
     before = reader_row(session, "ada@example.com")
-    client = TestClient(web.app, raise_server_exceptions=False)
+    client = web_client(raise_server_exceptions=False)
     token = tokens.make(settings, tokens.Purpose.MANAGE, reader_id)
     form = {"topics": topics, "send_day": day, "send_hour": str(hour), "timezone": tz}
     response = client.post(f"/manage/{token}", data=form | {"paused": paused})
@@ -310,9 +303,9 @@ def test_a_topic_with_control_characters_is_refused_everywhere(settings, session
         assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
         cli_errors.append(result.output)
     assert "control character (U+001B)" in cli_errors[0] and "needs a letter" in cli_errors[1]
-    assert count(session) == 0
+    assert count(session, Subscriber) == 0
 
-    subscribers.upsert("bob@example.com", ["agents"], confirmed=True, session=session)
+    store.upsert("bob@example.com", ["agents"], confirmed=True, session=session)
     session.commit()
     before = reader_row(session, "bob@example.com")
     result = CliRunner().invoke(
@@ -326,15 +319,14 @@ def test_a_topic_with_control_characters_is_refused_everywhere(settings, session
         result.exit_code == 1 and "line 3" in result.output and "control character" in result.output
     )
 
-    web.limiter.reset()
-    client = TestClient(web.app)
+    client = web_client()
     form = client.post("/subscribe", data={"email": "eve@example.com", "topics": TOPIC_WITH_ESCAPE})
     assert form.status_code == 422 and "control character" in form.text
     api = client.post(
         "/api/subscribe", json={"email": "eve@example.com", "topics": [TOPIC_WITH_ESCAPE]}
     )
     assert api.status_code == 422 and "control character" in api.json()["detail"]
-    assert count(session) == 1 and reader_row(session, "bob@example.com") == before
+    assert count(session, Subscriber) == 1 and reader_row(session, "bob@example.com") == before
 
 
 def test_report_how_many_inputs_were_tried() -> None:

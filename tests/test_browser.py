@@ -14,12 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from click.testing import CliRunner
 from playwright.sync_api import Browser, sync_playwright
 
-from newsletter.cli import cli
 from newsletter.settings import get_settings
+from newsletter.web import create_app
 from tests.conftest import REAL, SmtpServer, free_port
+from tests.helpers import run
 
 CHROMIUM = os.environ.get("NEWSLETTER_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -34,23 +34,16 @@ CHROMIUM_ARGS = [
 ]
 
 
-def run(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
 @pytest.fixture
 def server(settings, monkeypatch) -> Iterator[str]:
     """`newsletter web`'s app, served by uvicorn on a free port, linked to by the emails."""
-    from newsletter import web
-
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     monkeypatch.setenv("NEWSLETTER_BASE_URL", base)
     get_settings.cache_clear()
-    web.limiter.reset()
-    config = uvicorn.Config(web.app, host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(get_settings())
+    app.state.web.limiter.reset()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()

@@ -15,11 +15,7 @@ from click.testing import CliRunner
 from newsletter.cli import cli
 from newsletter.settings import get_settings
 from tests.conftest import REAL, SmtpServer
-
-
-def run(*args: str) -> None:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == 0, result.output
+from tests.helpers import run
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

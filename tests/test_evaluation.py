@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from newsletter import evaluation
+from benchmarks.relevance import evaluate as evaluation
 from newsletter.cli import cli
 
 

@@ -24,23 +24,13 @@ from pathlib import Path
 import pytest
 import redis
 from sqlalchemy import text
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 
-from newsletter.ledger import MAX_ATTEMPTS
+from newsletter.delivery.ledger import MAX_ATTEMPTS
 from newsletter.models import Delivery, DeliveryStatus, Subscriber
 from newsletter.settings import get_settings
-from tests.conftest import SmtpServer, free_port
-from tests.test_workers import (  # noqa: F401  (fixtures)
-    MONDAY,
-    Workers,
-    broker,
-    papers,
-    run,
-    settled,
-    tick,
-    wait_for,
-    workers,
-)
+from tests.conftest import SmtpServer
+from tests.helpers import MONDAY, Workers, count, free_port, run, settled, tick, wait_for
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 SCALE = int(os.environ.get("NEWSLETTER_FAULT_READERS", "0"))  # 0: each scenario's own size
@@ -99,19 +89,10 @@ def report(
     return figures
 
 
-def sent_count(session: Session) -> int:
-    session.expire_all()
-    n = session.exec(
-        select(func.count()).select_from(Delivery).where(Delivery.status == DeliveryStatus.SENT)
-    ).one()
-    session.rollback()
-    return n
-
-
 # The fixtures come from test_workers.py; ruff reads their use as arguments as redefinitions.
 def test_issue_completes_through_smtp_faults(
-    papers,  # noqa: F811
-    workers,  # noqa: F811
+    papers,
+    workers,
     smtp: SmtpServer,
     session,
     tmp_path,
@@ -143,7 +124,7 @@ def test_issue_completes_through_smtp_faults(
     assert all(s.bounces == 1 for _, s in rows if s.email in refused)
 
 
-def test_sigkill_mid_issue_loses_nothing(papers, workers, smtp, session, tmp_path) -> None:  # noqa: F811
+def test_sigkill_mid_issue_loses_nothing(papers, workers, smtp, session, tmp_path) -> None:
     emails, started = under_way(workers, smtp, tmp_path, "victim", "survivor", delay=0.03)
     workers.kill("victim")
     finish(session, len(emails))
@@ -151,7 +132,7 @@ def test_sigkill_mid_issue_loses_nothing(papers, workers, smtp, session, tmp_pat
     figures = report("sigkill", smtp, 1, set(emails), started)
     assert figures["lost"] == 0 and figures["unexpected"] == 0
     assert figures["duplicates"] <= 2  # at most the one in flight in each of its 2 processes
-    assert sent_count(session) == len(emails)
+    assert count(session, Delivery, Delivery.status == DeliveryStatus.SENT) == len(emails)
     before = len(smtp.received)  # the same issue again sends nothing
     tick(MONDAY.replace(hour=10))
     time.sleep(3)
@@ -197,7 +178,7 @@ def _pings(client: redis.Redis) -> bool:
 
 
 @pytest.fixture
-def private_redis(broker, tmp_path, monkeypatch) -> Iterator[PrivateRedis]:  # noqa: F811
+def private_redis(broker, tmp_path, monkeypatch) -> Iterator[PrivateRedis]:
     server = PrivateRedis(tmp_path)
     server.start()
     monkeypatch.setenv("NEWSLETTER_REDIS_URL", server.url)
@@ -207,9 +188,9 @@ def private_redis(broker, tmp_path, monkeypatch) -> Iterator[PrivateRedis]:  # n
 
 
 def test_redis_restart_mid_issue_loses_nothing(
-    papers,  # noqa: F811
+    papers,
     private_redis: PrivateRedis,
-    workers,  # noqa: F811  (after private_redis: its workers use that Redis)
+    workers,  # after private_redis: its workers use that Redis
     smtp: SmtpServer,
     session,
     tmp_path,
@@ -226,12 +207,12 @@ def test_redis_restart_mid_issue_loses_nothing(
     assert queued > 0 and at_restart < len(emails), "nothing was queued when Redis went down"
     assert figures["lost"] == 0 and figures["unexpected"] == 0
     assert figures["duplicates"] == 0  # the workers lived: nothing is sent twice
-    assert sent_count(session) == len(emails)
+    assert count(session, Delivery, Delivery.status == DeliveryStatus.SENT) == len(emails)
 
 
 def test_database_connections_dropped_mid_issue_lose_nothing(
-    papers,  # noqa: F811
-    workers,  # noqa: F811
+    papers,
+    workers,
     smtp: SmtpServer,
     session,
     tmp_path,
@@ -253,4 +234,4 @@ def test_database_connections_dropped_mid_issue_lose_nothing(
     assert dropped > 0
     assert figures["lost"] == 0 and figures["unexpected"] == 0
     assert figures["duplicates"] == 0  # outcomes are written again on a new connection
-    assert sent_count(session) == len(emails)
+    assert count(session, Delivery, Delivery.status == DeliveryStatus.SENT) == len(emails)

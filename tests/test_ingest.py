@@ -7,13 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 
-from newsletter.cli import cli
 from newsletter.ingest import FeedError, files, store
 from newsletter.models import Paper
 from tests.conftest import REAL, FakeWeb
+from tests.helpers import count, invoke
 
 EXPECTED = {
     "hf_daily_papers_2025-03-12.json": 23,
@@ -23,15 +22,6 @@ EXPECTED = {
     "arxiv_api_query_cat_cs.AI_2026-04-22.atom.xml": 50,
     "arxiv_rss_stat_2024-03-26.xml": 123,
 }
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.output
-
-
-def paper_count(session: Session) -> int:
-    return session.exec(select(func.count()).select_from(Paper)).one()
 
 
 def test_every_real_file_is_in_the_expectations() -> None:
@@ -73,25 +63,25 @@ def test_arxiv_atom_fields() -> None:
 
 def test_ingest_file_twice_adds_nothing_and_updates_upvotes(settings, session, tmp_path) -> None:
     path = REAL / "hf_daily_papers_2026-08-10.json"
-    assert run("ingest", "file", str(path))[0] == 0
-    assert paper_count(session) == 21
+    assert invoke("ingest", "file", str(path))[0] == 0
+    assert count(session, Paper) == 21
     data = json.loads(path.read_text())
     data[0]["paper"]["upvotes"] = 999
     changed = tmp_path / "changed.json"
     changed.write_text(json.dumps(data))
-    code, out = run("ingest", "file", str(changed), "--json")
+    code, out = invoke("ingest", "file", str(changed), "--json")
     assert code == 0, out
     assert json.loads(out) == {"added": 0, "updated": 1, "unchanged": 20, "skipped": []}
-    assert paper_count(session) == 21
+    assert count(session, Paper) == 21
     paper = session.exec(select(Paper).where(Paper.arxiv_id == data[0]["paper"]["id"])).one()
     assert paper.upvotes == 999
 
 
 def test_all_real_files_ingest_through_the_cli(settings, session) -> None:
     for name in sorted(EXPECTED):
-        code, out = run("ingest", "file", str(REAL / name))
+        code, out = invoke("ingest", "file", str(REAL / name))
         assert code == 0, out
-    assert paper_count(session) == sum(EXPECTED.values())
+    assert count(session, Paper) == sum(EXPECTED.values())
 
 
 def test_malformed_items_are_skipped_counted_and_named(settings, session, tmp_path) -> None:
@@ -102,7 +92,7 @@ def test_malformed_items_are_skipped_counted_and_named(settings, session, tmp_pa
     data[0]["paper"]["title"] = "<script>alert(1)</script>\r\nInjected: header"
     path = tmp_path / "mixed.json"
     path.write_text(json.dumps(data))
-    code, out = run("ingest", "file", str(path))
+    code, out = invoke("ingest", "file", str(path))
     assert code == 0, out
     assert "added 3, updated 0, unchanged 0, skipped 3" in out
     assert "2608.99999" in out and "not-an-id" in out and "item 5 (no id)" in out
@@ -119,14 +109,14 @@ def test_unparseable_file_is_one_error_and_writes_nothing(
 ) -> None:
     path = tmp_path / "bad.json"
     path.write_bytes(content)
-    code, out = run("ingest", "file", str(path))
+    code, out = invoke("ingest", "file", str(path))
     assert code == 1
     assert out.startswith("Error: ") and out.count("\n") == 1, out
-    assert paper_count(session) == 0
+    assert count(session, Paper) == 0
 
 
 def test_missing_file_is_one_error(settings) -> None:
-    code, out = run("ingest", "file", "/nonexistent/papers.json")
+    code, out = invoke("ingest", "file", "/nonexistent/papers.json")
     assert code == 1 and "cannot read" in out
 
 
@@ -135,7 +125,7 @@ def test_jsonl_of_daily_papers_items(settings, session, tmp_path) -> None:
     lines = [json.dumps(i) for i in items[:5]] + ["{broken", json.dumps(items[5])]
     path = tmp_path / "papers.jsonl"
     path.write_text("\n".join(lines))
-    code, out = run("ingest", "file", str(path), "--featured-on", "2025-03-12")
+    code, out = invoke("ingest", "file", str(path), "--featured-on", "2025-03-12")
     assert code == 0, out
     assert "added 6" in out and "line 6: invalid JSON" in out
     days = set(session.exec(select(Paper.featured_on)).all())
@@ -148,7 +138,7 @@ def test_duplicate_ids_in_one_feed_are_stored_once(settings, session) -> None:
     assert len(parsed.records) == 43
     report = store.upsert(parsed, session=session)
     session.commit()
-    assert report.added == 39 and paper_count(session) == 39
+    assert report.added == 39 and count(session, Paper) == 39
 
 
 def test_hostile_xml_is_refused() -> None:
@@ -171,11 +161,11 @@ def test_hf_api_with_retry_after_503(settings, session, web: FakeWeb, monkeypatc
     from newsletter.settings import get_settings
 
     get_settings.cache_clear()
-    code, out = run("ingest", "hf", "--date", "2026-05-12")
+    code, out = invoke("ingest", "hf", "--date", "2026-05-12")
     assert code == 0, out
     assert "added 50" in out
     assert len(web.requests) == 3
-    assert paper_count(session) == 50
+    assert count(session, Paper) == 50
 
 
 def test_hf_api_down_is_one_error_and_writes_nothing(settings, session, web, monkeypatch) -> None:
@@ -185,10 +175,10 @@ def test_hf_api_down_is_one_error_and_writes_nothing(settings, session, web, mon
     from newsletter.settings import get_settings
 
     get_settings.cache_clear()
-    code, out = run("ingest", "hf", "--week", "2026-W20")
+    code, out = invoke("ingest", "hf", "--week", "2026-W20")
     assert code == 1
     assert "failed after 3 attempts (HTTP 503)" in out
-    assert paper_count(session) == 0
+    assert count(session, Paper) == 0
 
 
 def test_hf_week_fetches_each_day(settings, session, web, monkeypatch) -> None:
@@ -198,7 +188,7 @@ def test_hf_week_fetches_each_day(settings, session, web, monkeypatch) -> None:
     from newsletter.settings import get_settings
 
     get_settings.cache_clear()
-    code, out = run("ingest", "hf", "--week", "2026-W20", "--json")
+    code, out = invoke("ingest", "hf", "--week", "2026-W20", "--json")
     assert code == 0, out
     asked = sorted(r.split("date=")[1] for r in web.requests)
     assert asked == [f"2026-05-{d}" for d in range(11, 18)]

@@ -6,7 +6,8 @@ import datetime as dt
 import itertools
 
 from newsletter.ingest import files
-from newsletter.match import Matcher, compile_topic
+from newsletter.match.engine import Matcher, compile_topic
+from newsletter.match.interests import Author, Category, Topic
 from newsletter.models import Paper
 from tests.conftest import REAL
 
@@ -160,9 +161,12 @@ def test_followed_authors_and_categories() -> None:
     in_cl = paper("Parsing", "Syntax.")
     in_cl.categories = ["cs.CL", "cs.AI"]
     m = Matcher([by_lecun, in_cl], window_end=DAY)
-    [pick] = m.picks(["author:yann  lecun"], limit=10)
+    [pick] = m.picks([Author("yann  lecun")], limit=10)
     assert pick.paper is by_lecun and pick.why == "“yann  lecun” in the author list"
-    assert [p.paper for p in m.picks(["category:cs.CL"], limit=10)] == [in_cl]
+    assert [p.paper for p in m.picks([Category("cs.CL")], limit=10)] == [in_cl]
+    # A typed topic is always words, whatever it starts with: never an author follow.
+    assert m.picks(["author: yann lecun"], limit=10) == []
+    assert m.picks([Topic("category:cs.CL")], limit=10) == []
 
 
 def test_topic_with_no_words_compiles_to_nothing() -> None:

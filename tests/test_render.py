@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from email import message_from_bytes
 from email.policy import default
 from html.parser import HTMLParser
 
-from newsletter import message, render
-from newsletter.match import Pick, TopicHit
+from newsletter.digest import message, render
+from newsletter.match.engine import Pick, TopicHit
 from newsletter.models import Paper
 from newsletter.settings import Settings
 
@@ -28,36 +29,50 @@ class _Collect(HTMLParser):
         self.text.append(data)
 
 
+IDS = itertools.count(1)
+
+
 def _pick(
     title: str,
     authors: list[str],
     abstract: str = "First sentence. Second one.",
     github: str | None = None,
+    upvotes: int = 7,
 ) -> Pick:
     p = Paper(
-        id=1,
+        id=next(IDS),
         arxiv_id="2605.00001",
         title=title,
         abstract=abstract,
         authors=authors,
         featured_on=dt.date(2026, 5, 12),
-        upvotes=7,
+        upvotes=upvotes,
         source="hf",
         github_url=github,
     )
     return Pick(p, 0.9, [TopicHit("agents", 2.0, "title")])
 
 
-def _render(*picks: Pick) -> render.Rendered:
-    links = render.Links(manage="https://x.example/manage/T", unsubscribe="https://x.example/u/T")
-    return render.digest(
-        picks=list(picks),
-        email="ada@example.com",
-        topics=["agents"],
-        week="2026-W20",
-        links=links,
-        postal_address="1 Main St",
-    )
+LINKS = render.Links(manage="https://x.example/manage/T", unsubscribe="https://x.example/u/T")
+READER = render.Recipient("ada@example.com", ["agents"], LINKS)
+
+
+def _render(*picks: Pick, recipient: render.Recipient | None = READER) -> render.Rendered:
+    digest = render.Digest(render.MailTemplates(), "2026-W20", "1 Main St")
+    return digest.render(list(picks), recipient)
+
+
+def test_template_conditionals_see_real_values() -> None:
+    rendered = _render(_pick("Voted", ["A"]), _pick("Unvoted", ["B"], upvotes=0))
+    assert rendered.text.count("upvote") == 1 and "7 upvotes" in rendered.text
+    assert rendered.html.count("▲") == 1 and "{{" not in rendered.html and "{%" not in rendered.html
+
+
+def test_the_web_copy_holds_nothing_that_acts_for_the_reader() -> None:
+    web_copy = _render(_pick("T", ["A"]), recipient=None)
+    for personal in ("ada@example.com", "/manage/", "/u/T", "Unsubscribe", "for: agents"):
+        assert personal not in web_copy.html and personal not in web_copy.text
+    assert "https://arxiv.org/abs/2605.00001" in web_copy.html
 
 
 def test_script_in_title_is_text_not_markup() -> None:

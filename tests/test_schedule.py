@@ -6,15 +6,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from click.testing import CliRunner
 from sqlmodel import Session, select
 
-from newsletter import campaign
-from newsletter.cli import cli
-from newsletter.mailer import OutboxMailer
+from newsletter.delivery import campaign
+from newsletter.delivery.mailer import OutboxMailer
+from newsletter.delivery.sendtime import current_weeks, due_date, parse_day
+from newsletter.digest.compose import IssueCache
 from newsletter.models import Delivery, DeliveryStatus, Issue
-from newsletter.sendtime import current_weeks, due_date, parse_day
 from tests.conftest import REAL
+from tests.helpers import run
 
 DAY = dt.timedelta(hours=24)
 MONDAY = dt.datetime(2026, 5, 18, tzinfo=dt.UTC)
@@ -62,12 +62,6 @@ def test_current_weeks_span_every_zone() -> None:
     assert current_weeks(utc(20, 12)) == {"2026-W21"}
 
 
-def run(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
 def test_plan_due_creates_each_due_reader_once(settings, session: Session) -> None:
     run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
     run(
@@ -109,9 +103,11 @@ def test_a_week_that_is_over_is_not_sent_by_workers(settings, session: Session) 
     [old] = campaign.plan_due(utc(18, 8), settings, session=session)  # W21, never sent
     summary, mailer = campaign.Summary(week=""), OutboxMailer(None)
     later = current_weeks(MONDAY + 8 * DAY)
-    campaign.deliver([old], settings, session=session, mailer=mailer, summary=summary, weeks=later)
+    campaign.deliver([old], settings, session=session, mailer=mailer, cache=IssueCache(),
+                     summary=summary, weeks=later)  # fmt: skip
     assert mailer.sent == []
     assert session.get(Delivery, old).status == DeliveryStatus.PENDING  # type: ignore[union-attr]
     # The operator can still send it on purpose.
-    campaign.deliver([old], settings, session=session, mailer=mailer, summary=summary)
+    campaign.deliver([old], settings, session=session, mailer=mailer, cache=IssueCache(),
+                     summary=summary)  # fmt: skip
     assert [to for to, _ in mailer.sent] == ["ada@example.com"]

@@ -8,19 +8,11 @@ import statistics
 import time
 
 import pytest
-from click.testing import CliRunner
-from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from newsletter import web
-from newsletter.cli import cli
+from newsletter.readers.links import Purpose, make
 from newsletter.settings import Settings, get_settings
-from newsletter.tokens import Purpose, make
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.output
+from tests.helpers import invoke, web_client
 
 
 def test_placeholder_secret_is_refused_outside_development(monkeypatch) -> None:
@@ -31,7 +23,7 @@ def test_placeholder_secret_is_refused_outside_development(monkeypatch) -> None:
     monkeypatch.delenv("NEWSLETTER_SECRET_KEY", raising=False)
     get_settings.cache_clear()
     try:
-        code, out = run("status")
+        code, out = invoke("status")
     finally:
         get_settings.cache_clear()
     assert code == 1 and "NEWSLETTER_SECRET_KEY must be set" in out and out.count("\n") == 1
@@ -39,13 +31,13 @@ def test_placeholder_secret_is_refused_outside_development(monkeypatch) -> None:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_subscribe_answers_alike_for_known_and_unknown(settings, smtp) -> None:
-    run("subscribers", "add", "known@example.com", "--topic", "agents", "--confirmed")
-    client = TestClient(web.app)
+    invoke("subscribers", "add", "known@example.com", "--topic", "agents", "--confirmed")
+    client = web_client()
     timings: dict[str, list[float]] = {"known@example.com": [], "new@example.com": []}
     bodies = set()
     for _ in range(15):
         for email in timings:
-            web.limiter.reset()
+            client.app.state.web.limiter.reset()  # type: ignore[attr-defined]
             started = time.perf_counter()
             response = client.post("/subscribe", data={"email": email, "topics": "agents"})
             timings[email].append(time.perf_counter() - started)
@@ -59,7 +51,7 @@ def test_subscribe_answers_alike_for_known_and_unknown(settings, smtp) -> None:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_valid_signature_for_a_reader_that_does_not_exist_is_the_same_404(settings) -> None:
-    client = TestClient(web.app)
+    client = web_client()
     pages = set()
     for purpose, path in (
         (Purpose.MANAGE, "manage"),
@@ -77,7 +69,7 @@ def test_valid_signature_for_a_reader_that_does_not_exist_is_the_same_404(settin
 def test_link_pages_answer_alike_and_in_similar_time(settings) -> None:
     """A link names no address; still, a bad link and a genuine one for a reader who is gone
     get the same answer in about the same time, on every page that takes a token."""
-    client = TestClient(web.app)
+    client = web_client()
     for purpose, path in (
         (Purpose.MANAGE, "manage"),
         (Purpose.UNSUBSCRIBE, "unsubscribe"),
@@ -107,9 +99,9 @@ def test_secrets_never_printed_or_logged(settings, smtp, monkeypatch, caplog) ->
     monkeypatch.setenv("NEWSLETTER_DATABASE_URL", url)
     get_settings.cache_clear()
     caplog.set_level(logging.DEBUG)
-    outputs = [run("db", "upgrade")[1], run("doctor")[1]]
-    run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
-    outputs.append(run("send", "--issue-date", "2026-05-12")[1])
+    outputs = [invoke("db", "upgrade")[1], invoke("doctor")[1]]
+    invoke("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
+    outputs.append(invoke("send", "--issue-date", "2026-05-12")[1])
     outputs.append(repr(get_settings()))
     text = "\n".join(outputs) + caplog.text
     for value in (secret, password, "db-p4ss-value"):

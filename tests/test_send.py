@@ -10,21 +10,15 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from newsletter.cli import cli
 from newsletter.models import Delivery, DeliveryStatus, Paper
-from newsletter.tokens import Purpose, read
+from newsletter.readers.links import Purpose, read
 from tests.conftest import REAL, SmtpServer
+from tests.helpers import invoke
 
 WEEK_DATE = "2026-05-12"
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.output
 
 
 @pytest.fixture
@@ -34,15 +28,15 @@ def week(settings, session: Session, tmp_path: Path) -> Session:
     data[0]["paper"]["title"] = "<script>alert('x')</script> Soohak:\nBenchmarking LLM evaluation"
     path = tmp_path / "week.json"
     path.write_text(json.dumps(data, ensure_ascii=False))
-    assert run("ingest", "file", str(path), "--featured-on", WEEK_DATE)[0] == 0
+    assert invoke("ingest", "file", str(path), "--featured-on", WEEK_DATE)[0] == 0
     for args in (
         ["ada@example.com", "--topic", "LLM evaluation", "--topic", "mixture of experts"],
         ["bob@example.org", "--topic", "agents", "--topic", "reinforcement learning"],
         ["zoe@example.net", "--topic", "protein folding"],
     ):
-        code, out = run("subscribers", "add", *args, "--confirmed")
+        code, out = invoke("subscribers", "add", *args, "--confirmed")
         assert code == 0, out
-    assert run("subscribers", "add", "unconfirmed@example.com", "--topic", "agents")[0] == 0
+    assert invoke("subscribers", "add", "unconfirmed@example.com", "--topic", "agents")[0] == 0
     return session
 
 
@@ -59,7 +53,7 @@ PIPELINING = pytest.mark.parametrize("pipelining", [True, False], ids=["pipelini
 
 
 def test_send_delivers_and_records(week: Session, smtp: SmtpServer, settings) -> None:
-    code, out = run("send", "--issue-date", WEEK_DATE, "--json")
+    code, out = invoke("send", "--issue-date", WEEK_DATE, "--json")
     assert code == 0, out
     summary = json.loads(out)
     assert summary == {
@@ -126,18 +120,18 @@ def _check_message(msg: EmailMessage, settings, delivery: Delivery, session: Ses
 
 
 def test_running_the_same_issue_again_sends_nothing(week, smtp, settings) -> None:
-    assert run("send", "--issue-date", WEEK_DATE)[0] == 0
+    assert invoke("send", "--issue-date", WEEK_DATE)[0] == 0
     first = len(smtp.received)
-    code, out = run("send", "--issue-date", "2026-05-14", "--json")  # same ISO week
+    code, out = invoke("send", "--issue-date", "2026-05-14", "--json")  # same ISO week
     assert code == 0, out
     assert json.loads(out)["planned"] == 0
     assert len(smtp.received) == first
 
 
 def test_a_paper_is_never_sent_twice_to_one_reader(week, smtp, settings) -> None:
-    assert run("send", "--issue-date", WEEK_DATE)[0] == 0
+    assert invoke("send", "--issue-date", WEEK_DATE)[0] == 0
     # The next week's window (2026-05-12 to 05-18) still holds the 2026-05-12 papers.
-    code, out = run("send", "--issue-date", "2026-05-18", "--json")
+    code, out = invoke("send", "--issue-date", "2026-05-18", "--json")
     assert code == 0, out
     ids = {email: d.subscriber_id for email, d in deliveries(week).items()}
     sent: dict[int, list[list[int]]] = {}
@@ -157,7 +151,7 @@ def test_a_paper_is_never_sent_twice_to_one_reader(week, smtp, settings) -> None
 def test_permanent_refusal_is_failed_with_the_reply(week, smtp, settings, pipelining) -> None:
     smtp.pipelining = pipelining
     smtp.refuse_rcpt["bob@example.org"] = "550 5.1.1 No such user here"
-    code, out = run("send", "--issue-date", WEEK_DATE, "--json")
+    code, out = invoke("send", "--issue-date", WEEK_DATE, "--json")
     assert code == 0, out
     assert json.loads(out)["failed"] == 1
     bob = deliveries(week)["bob@example.org"]
@@ -170,13 +164,13 @@ def test_permanent_refusal_is_failed_with_the_reply(week, smtp, settings, pipeli
 def test_transient_refusal_is_retried_on_the_next_run(week, smtp, settings, pipelining) -> None:
     smtp.pipelining = pipelining
     smtp.refuse_data["ada@example.com"] = "451 4.3.0 Try again later"
-    code, out = run("send", "--issue-date", WEEK_DATE, "--json")
+    code, out = invoke("send", "--issue-date", WEEK_DATE, "--json")
     assert code == 0, out
     assert json.loads(out)["retry_later"] == 1
     ada = deliveries(week)["ada@example.com"]
     assert ada.status == DeliveryStatus.PENDING and ada.last_error.startswith("451")
     smtp.refuse_data.clear()
-    code, out = run("send", "--issue-date", WEEK_DATE, "--json")
+    code, out = invoke("send", "--issue-date", WEEK_DATE, "--json")
     assert code == 0, out
     assert json.loads(out) | {"week": ""} == {
         "week": "",
@@ -197,13 +191,13 @@ def test_smtp_down_is_one_line_and_loses_nothing(week, smtp, settings, monkeypat
 
     monkeypatch.setenv("NEWSLETTER_SMTP_PORT", str(free_port()))
     get_settings.cache_clear()
-    code, out = run("send", "--issue-date", WEEK_DATE)
+    code, out = invoke("send", "--issue-date", WEEK_DATE)
     assert code == 1
     assert out.startswith("Error: cannot connect to SMTP") and out.count("\n") == 1, out
     assert {d.status for d in deliveries(week).values()} == {DeliveryStatus.PENDING}
     monkeypatch.setenv("NEWSLETTER_SMTP_PORT", str(smtp.port))
     get_settings.cache_clear()
-    assert run("send", "--issue-date", WEEK_DATE)[0] == 0
+    assert invoke("send", "--issue-date", WEEK_DATE)[0] == 0
     assert len(smtp.received) == 2
 
 
@@ -211,7 +205,7 @@ def test_smtp_down_is_one_line_and_loses_nothing(week, smtp, settings, monkeypat
 def test_dropped_connection_reconnects_and_sends_once(week, smtp, settings, pipelining) -> None:
     smtp.pipelining = pipelining
     smtp.drop_once.update({"ada@example.com", "bob@example.org"})
-    code, out = run("send", "--issue-date", WEEK_DATE, "--json")
+    code, out = invoke("send", "--issue-date", WEEK_DATE, "--json")
     assert code == 0, out
     assert json.loads(out)["sent"] == 2
     assert sorted(to for to, _ in smtp.received) == ["ada@example.com", "bob@example.org"]
@@ -219,21 +213,21 @@ def test_dropped_connection_reconnects_and_sends_once(week, smtp, settings, pipe
 
 
 def test_limit_leaves_the_rest_pending(week, smtp, settings) -> None:
-    code, out = run("send", "--issue-date", WEEK_DATE, "--limit", "1", "--json")
+    code, out = invoke("send", "--issue-date", WEEK_DATE, "--limit", "1", "--json")
     assert code == 0, out
     assert json.loads(out)["planned"] == 1
     statuses = sorted(d.status for d in deliveries(week).values())
     assert statuses.count(DeliveryStatus.PENDING) == 2
-    code, out = run("send", "--issue-date", WEEK_DATE, "--json")
+    code, out = invoke("send", "--issue-date", WEEK_DATE, "--json")
     assert json.loads(out)["planned"] == 2
     assert not [d for d in deliveries(week).values() if d.status == DeliveryStatus.PENDING]
 
 
 def test_send_to_one_reader(week, smtp, settings) -> None:
-    code, out = run("send", "--issue-date", WEEK_DATE, "--to", "Bob@Example.org", "--json")
+    code, out = invoke("send", "--issue-date", WEEK_DATE, "--to", "Bob@Example.org", "--json")
     assert code == 0, out
     assert [to for to, _ in smtp.received] == ["bob@example.org"]
-    code, out = run("send", "--issue-date", WEEK_DATE, "--to", "unconfirmed@example.com")
+    code, out = invoke("send", "--issue-date", WEEK_DATE, "--to", "unconfirmed@example.com")
     assert code == 1 and "not a confirmed subscriber" in out
 
 
@@ -252,7 +246,7 @@ def _db_fingerprint(settings, session: Session) -> str:
 def test_dry_run_changes_nothing_and_opens_no_smtp(week, smtp, settings, tmp_path) -> None:
     before = _db_fingerprint(settings, week)
     out_dir = tmp_path / "outbox"
-    code, out = run("send", "--dry-run", "--issue-date", WEEK_DATE, "--out", str(out_dir))
+    code, out = invoke("send", "--dry-run", "--issue-date", WEEK_DATE, "--out", str(out_dir))
     assert code == 0, out
     assert _db_fingerprint(settings, week) == before
     assert smtp.connections == 0 and smtp.received == []
@@ -264,18 +258,18 @@ def test_dry_run_changes_nothing_and_opens_no_smtp(week, smtp, settings, tmp_pat
 
 
 def test_dry_run_matches_the_real_send(week, smtp, settings) -> None:
-    _code, out = run("send", "--dry-run", "--issue-date", WEEK_DATE, "--json")
+    _code, out = invoke("send", "--dry-run", "--issue-date", WEEK_DATE, "--json")
     dry = {r["email"]: r for r in json.loads(out)["readers"]}
-    assert run("send", "--issue-date", WEEK_DATE)[0] == 0
+    assert invoke("send", "--issue-date", WEEK_DATE)[0] == 0
     for to, msg in smtp.received:
         assert msg["Subject"] == dry[to]["subject"]
 
 
 def test_status_and_preview(week, smtp, settings, tmp_path) -> None:
-    code, out = run("status")
+    code, out = invoke("status")
     assert code == 1 and "no issue yet" in out
-    assert run("send", "--issue-date", WEEK_DATE)[0] == 0
-    code, out = run("status", "--json")
+    assert invoke("send", "--issue-date", WEEK_DATE)[0] == 0
+    code, out = invoke("status", "--json")
     assert json.loads(out) == {
         "week": "2026-W20",
         "issue_date": WEEK_DATE,
@@ -287,12 +281,14 @@ def test_status_and_preview(week, smtp, settings, tmp_path) -> None:
         "skipped": 1,
     }
     target = tmp_path / "ada.html"
-    code, out = run(
+    code, out = invoke(
         "preview", "ada@example.com", "--issue-date", "2026-05-18", "--out", str(target)
     )
     # Everything of that week that matched was already sent to Ada.
     assert code == 1 and "nothing to preview" in out
-    assert run("subscribers", "add", "new@example.com", "--topic", "agents")[0] == 0
-    code, out = run("preview", "new@example.com", "--issue-date", WEEK_DATE, "--out", str(target))
+    assert invoke("subscribers", "add", "new@example.com", "--topic", "agents")[0] == 0
+    code, out = invoke(
+        "preview", "new@example.com", "--issue-date", WEEK_DATE, "--out", str(target)
+    )
     assert code == 0, out
     assert "<html" in target.read_text() and "agents" in target.read_text()

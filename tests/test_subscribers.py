@@ -5,24 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
-from sqlmodel import Session, func, select
+from sqlmodel import select
 
-from newsletter.cli import cli
 from newsletter.models import Subscriber, SubscriberStatus
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.output
-
-
-def count(session: Session) -> int:
-    return session.exec(select(func.count()).select_from(Subscriber)).one()
+from tests.helpers import count, invoke
 
 
 def test_add_normalises_and_updates_instead_of_duplicating(settings, session) -> None:
-    code, out = run(
+    code, out = invoke(
         "subscribers",
         "add",
         "  Ada.Lovelace@EXAMPLE.com ",
@@ -34,9 +24,9 @@ def test_add_normalises_and_updates_instead_of_duplicating(settings, session) ->
     )
     assert code == 0, out
     assert "added ada.lovelace@example.com (confirmed)" in out
-    code, out = run("subscribers", "add", "Ada.Lovelace@example.COM", "--topic", "RLHF")
+    code, out = invoke("subscribers", "add", "Ada.Lovelace@example.COM", "--topic", "RLHF")
     assert code == 0 and out.startswith("updated"), out
-    assert count(session) == 1
+    assert count(session, Subscriber) == 1
     reader = session.exec(select(Subscriber)).one()
     assert reader.topics == ["RLHF"]
     assert reader.status == SubscriberStatus.CONFIRMED  # re-adding does not unconfirm
@@ -54,25 +44,27 @@ def test_add_normalises_and_updates_instead_of_duplicating(settings, session) ->
     ],
 )
 def test_invalid_address_is_one_line_and_writes_nothing(settings, session, address) -> None:
-    code, out = run("subscribers", "add", address, "--topic", "agents")
+    code, out = invoke("subscribers", "add", address, "--topic", "agents")
     assert code == 1
     assert out.startswith("Error: invalid email address") and out.count("\n") == 1, out
-    assert count(session) == 0
+    assert count(session, Subscriber) == 0
 
 
 @pytest.mark.parametrize("topic", ["", "   ", "of the", "x" * 201])
 def test_empty_or_unusable_topic_is_refused(settings, session, topic) -> None:
-    code, out = run("subscribers", "add", "ada@example.com", "--topic", "agents", "--topic", topic)
+    code, out = invoke(
+        "subscribers", "add", "ada@example.com", "--topic", "agents", "--topic", topic
+    )
     assert code == 1 and out.startswith("Error: ") and out.count("\n") == 1, out
-    assert count(session) == 0
+    assert count(session, Subscriber) == 0
 
 
 def test_unknown_timezone_is_refused(settings, session) -> None:
-    code, out = run(
+    code, out = invoke(
         "subscribers", "add", "ada@example.com", "--topic", "agents", "--timezone", "Mars/Olympus"
     )
     assert code == 1 and "unknown timezone" in out
-    assert count(session) == 0
+    assert count(session, Subscriber) == 0
 
 
 def test_import_csv_then_list_json(settings, session, tmp_path) -> None:
@@ -81,10 +73,10 @@ def test_import_csv_then_list_json(settings, session, tmp_path) -> None:
         "email,topics\nada@example.com,mixture of experts; RAG\n"
         "bob@example.org,diffusion models\nADA@example.com,agents\n"
     )
-    code, out = run("subscribers", "import", str(path), "--confirmed")
+    code, out = invoke("subscribers", "import", str(path), "--confirmed")
     assert code == 0, out
     assert "imported 3 rows: added 2, updated 1" in out
-    code, out = run("subscribers", "list", "--json")
+    code, out = invoke("subscribers", "list", "--json")
     rows = json.loads(out)
     assert [(r["email"], r["topics"], r["status"]) for r in rows] == [
         ("ada@example.com", ["agents"], "confirmed"),
@@ -95,32 +87,34 @@ def test_import_csv_then_list_json(settings, session, tmp_path) -> None:
 def test_import_with_one_bad_row_imports_nothing(settings, session, tmp_path) -> None:
     path = tmp_path / "readers.csv"
     path.write_text("email,topics\nada@example.com,agents\nbroken,agents\n")
-    code, out = run("subscribers", "import", str(path))
+    code, out = invoke("subscribers", "import", str(path))
     assert code == 1 and "line 3" in out and "invalid email address" in out
-    assert count(session) == 0
+    assert count(session, Subscriber) == 0
 
 
 def test_import_needs_the_header(settings, tmp_path) -> None:
     path = tmp_path / "readers.csv"
     path.write_text("ada@example.com,agents\n")
-    code, out = run("subscribers", "import", str(path))
+    code, out = invoke("subscribers", "import", str(path))
     assert code == 1 and "header row" in out
 
 
 def test_topics_replace_and_remove(settings, session) -> None:
-    run("subscribers", "add", "ada@example.com", "--topic", "agents")
-    code, out = run("subscribers", "topics", "ada@example.com", "--topic", "RAG", "--topic", "rag")
+    invoke("subscribers", "add", "ada@example.com", "--topic", "agents")
+    code, out = invoke(
+        "subscribers", "topics", "ada@example.com", "--topic", "RAG", "--topic", "rag"
+    )
     assert code == 0 and out.strip() == "ada@example.com: RAG"
-    code, out = run("subscribers", "remove", "ada@example.com")
-    assert code == 0 and count(session) == 0
-    code, out = run("subscribers", "remove", "ada@example.com")
+    code, out = invoke("subscribers", "remove", "ada@example.com")
+    assert code == 0 and count(session, Subscriber) == 0
+    code, out = invoke("subscribers", "remove", "ada@example.com")
     assert code == 1 and "no subscriber" in out
 
 
 def test_list_by_status(settings, session) -> None:
-    run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
-    run("subscribers", "add", "bob@example.org", "--topic", "agents")
-    _code, out = run("subscribers", "list", "--status", "unconfirmed", "--json")
+    invoke("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
+    invoke("subscribers", "add", "bob@example.org", "--topic", "agents")
+    _code, out = invoke("subscribers", "list", "--status", "unconfirmed", "--json")
     assert [r["email"] for r in json.loads(out)] == ["bob@example.org"]
 
 
@@ -130,7 +124,7 @@ def test_missing_schema_says_to_upgrade(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("NEWSLETTER_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
     get_settings.cache_clear()
     try:
-        code, out = run("subscribers", "list")
+        code, out = invoke("subscribers", "list")
     finally:
         get_settings.cache_clear()
     assert code == 1 and "newsletter db upgrade" in out
@@ -144,14 +138,14 @@ def test_database_down_is_one_line(monkeypatch) -> None:
     )
     get_settings.cache_clear()
     try:
-        code, out = run("subscribers", "add", "ada@example.com", "--topic", "agents")
+        code, out = invoke("subscribers", "add", "ada@example.com", "--topic", "agents")
     finally:
         get_settings.cache_clear()
     assert code == 1 and out.startswith("Error: database error:") and out.count("\n") == 1
 
 
 def test_follow_authors_and_categories_without_topics(settings, session) -> None:
-    code, out = run(
+    code, out = invoke(
         "subscribers",
         "add",
         "ada@example.com",
@@ -163,9 +157,9 @@ def test_follow_authors_and_categories_without_topics(settings, session) -> None
     )
     assert code == 0, out
     assert "papers by Yann LeCun, arXiv cs.CL" in out
-    [row] = json.loads(run("subscribers", "list", "--json")[1])
+    [row] = json.loads(invoke("subscribers", "list", "--json")[1])
     assert row["topics"] == [] and row["follows"] == ["author:Yann LeCun", "category:cs.CL"]
-    code, out = run("subscribers", "add", "bob@example.com", "--category", "not a category")
+    code, out = invoke("subscribers", "add", "bob@example.com", "--category", "not a category")
     assert code == 1 and "not an arXiv category" in out
-    code, out = run("subscribers", "add", "bob@example.com")
+    code, out = invoke("subscribers", "add", "bob@example.com")
     assert code == 1 and "at least one topic" in out

@@ -5,20 +5,18 @@ from __future__ import annotations
 import json
 import re
 import time
-from types import SimpleNamespace
 
 import itsdangerous.timed
 import pytest
-from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from newsletter import web
-from newsletter.cli import cli
 from newsletter.models import Subscriber, SubscriberStatus
+from newsletter.readers.links import Purpose, link, make, read
 from newsletter.settings import get_settings
-from newsletter.tokens import Purpose, link, make
+from newsletter.web import create_app
 from tests.conftest import REAL, SmtpServer
+from tests.helpers import run, web_client
 
 FORM = {
     "email": "ada@example.com",
@@ -30,10 +28,13 @@ FORM = {
 
 
 @pytest.fixture
-def client(settings, monkeypatch) -> TestClient:
-    web.limiter.reset()
-    monkeypatch.setattr(web, "_popular", None)
-    return TestClient(web.app)
+def client(settings) -> TestClient:
+    return web_client()
+
+
+def shared_topic(topic: str, readers: int) -> None:
+    for n in range(readers):
+        run("subscribers", "add", f"r{n}@example.com", "--topic", topic, "--confirmed")
 
 
 def reader(session: Session, email: str = "ada@example.com") -> Subscriber | None:
@@ -41,12 +42,6 @@ def reader(session: Session, email: str = "ada@example.com") -> Subscriber | Non
     found = session.exec(select(Subscriber).where(Subscriber.email == email)).first()
     session.rollback()
     return found
-
-
-def run(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def path_of(url: str) -> str:
@@ -59,7 +54,9 @@ def confirm_link(smtp: SmtpServer) -> str:
 
 
 def test_subscribe_page_is_accessible_and_safe(client, session) -> None:
-    run("subscribers", "add", "x@example.com", "--topic", "diffusion models", "--confirmed")
+    shared_topic("Diffusion  Models", 5)  # five readers: shown, in its normalised form
+    run("subscribers", "add", "x@example.com", "--topic", "project nightingale at acme corp",
+        "--topic", "<b>bold</b> topic", "--confirmed")  # fmt: skip
     response = client.get("/")
     assert response.status_code == 200
     html = response.text
@@ -67,17 +64,24 @@ def test_subscribe_page_is_accessible_and_safe(client, session) -> None:
         assert f'<label for="{field}"' in html and f'id="{field}"' in html
     assert '<form method="post" action="/subscribe">' in html
     assert "diffusion models" in html  # popular topics offered
+    assert "nightingale" not in html and "bold" not in html  # one reader's text never shows
+    assert "RAG" in html  # the vocabulary fills in while few topics are shared
     headers = response.headers
     assert "default-src 'none'" in headers["content-security-policy"]
     assert headers["x-frame-options"] == "DENY" and headers["referrer-policy"] == "no-referrer"
     assert headers["x-content-type-options"] == "nosniff"
 
 
-def test_popular_topics_on_a_machine_that_just_booted(client, monkeypatch) -> None:
+def test_suggested_topics_on_a_machine_that_just_booted(client) -> None:
     # time.monotonic() counts from boot: on a new CI runner or container it is near 0.
-    monkeypatch.setattr(web, "time", SimpleNamespace(monotonic=lambda: 4.0))
-    run("subscribers", "add", "x@example.com", "--topic", "diffusion models", "--confirmed")
+    client.app.state.web.suggestions.clock = lambda: 4.0  # type: ignore[attr-defined]
+    shared_topic("diffusion models", 5)
     assert "diffusion models" in client.get("/").text
+
+
+def test_a_topic_under_the_reader_minimum_is_never_suggested(client) -> None:
+    shared_topic("project nightingale", 4)
+    assert "nightingale" not in client.get("/").text
 
 
 def test_subscribe_form_then_confirm(client, session, smtp) -> None:
@@ -161,19 +165,30 @@ def test_api_subscribe(client, session, smtp) -> None:
     assert wrong.status_code == 422 and "detail" in wrong.json()
 
 
-def test_rate_limits(client, session, monkeypatch) -> None:
+def test_rate_limits_hold_across_web_processes(settings, session, monkeypatch) -> None:
     monkeypatch.setenv("NEWSLETTER_SUBSCRIBE_LIMIT_PER_EMAIL", "2")
     monkeypatch.setenv("NEWSLETTER_SUBSCRIBE_LIMIT_PER_IP", "4")
     get_settings.cache_clear()
-    codes = [client.post("/subscribe", data=FORM).status_code for _ in range(3)]
+    # Two apps, as two `newsletter web` processes would be: the counts are kept in Redis.
+    first, second = web_client(), TestClient(create_app(get_settings()))
+    codes = [c.post("/subscribe", data=FORM).status_code for c in (first, second, first)]
     assert codes == [200, 200, 429]
     codes = [
-        client.post(
-            "/api/subscribe", json={"email": f"u{i}@example.com", "topics": "x"}
-        ).status_code
+        (first, second)[i % 2]
+        .post("/api/subscribe", json={"email": f"u{i}@example.com", "topics": "x"})
+        .status_code
         for i in range(3)
     ]
     assert codes == [202, 429, 429]  # 4 per address of the client, 3 used above
+
+
+def test_rate_limits_in_memory_without_redis(settings, monkeypatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_REDIS_URL", "")
+    monkeypatch.setenv("NEWSLETTER_SUBSCRIBE_LIMIT_PER_EMAIL", "1")
+    get_settings.cache_clear()
+    client = web_client()
+    codes = [client.post("/subscribe", data=FORM).status_code for _ in range(2)]
+    assert codes == [200, 429]
 
 
 def test_expired_confirm_link_offers_a_new_one(client, session, smtp, monkeypatch) -> None:
@@ -290,14 +305,16 @@ def test_digest_links_and_view_in_browser(client, session, smtp) -> None:
     page = client.get(path_of(view)).text
     first_title = re.search(r"^1\. (.+)$", text, re.M).group(1)  # type: ignore[union-attr]
     assert first_title.split(":")[0] in page
+    # The web copy's URL gets shared: it holds nothing that acts for Ada or names her.
+    for personal in ("ada@example.com", "/manage/", "/unsubscribe/", "agents."):
+        assert personal not in page
+    assert path_of(manage) not in page and path_of(unsubscribe) not in page
     # Another reader's delivery with Ada's identity is not viewable.
     bob_view = re.search(
         r"View in browser: \S+/issues/(\S+)",
         smtp.messages_to("bob@example.com")[0].get_body(("plain",)).get_content(),
     ).group(1)  # type: ignore[union-attr]
     ada_id = reader(session).id  # type: ignore[union-attr]
-    from newsletter.tokens import read
-
     _, bob_delivery = read(get_settings(), Purpose.VIEW, bob_view)
     forged = make(get_settings(), Purpose.VIEW, ada_id, bob_delivery)  # type: ignore[arg-type]
     assert client.get(f"/issues/{forged}").status_code == 404

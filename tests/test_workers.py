@@ -5,141 +5,15 @@ restarts, dropped database connections, a misbehaving SMTP server) are in test_f
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-import redis
-from click.testing import CliRunner
-from sqlmodel import Session, func, select
 
-from newsletter.cli import cli
-from newsletter.models import Delivery, DeliveryStatus
-from newsletter.settings import get_settings
 from tests.conftest import REAL, SmtpServer
-from workers.celery_app import worker_command
-
-ROOT = Path(__file__).resolve().parents[1]
-REDIS_URL = os.environ.get("NEWSLETTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
-MONDAY = dt.datetime(2026, 5, 18, tzinfo=dt.UTC)  # ISO week 2026-W21; papers of 05-12 are in
+from tests.helpers import MONDAY, run, settled, tick, wait_for
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-
-
-def run(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-@pytest.fixture
-def broker(settings, monkeypatch) -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError as exc:
-        pytest.fail(f"Redis is needed at {REDIS_URL} (set NEWSLETTER_TEST_REDIS_URL): {exc}")
-    client.flushdb()
-    monkeypatch.setenv("NEWSLETTER_REDIS_URL", REDIS_URL)
-    monkeypatch.setenv("NEWSLETTER_BATCH_SIZE", "10")
-    monkeypatch.setenv("NEWSLETTER_DELIVERY_LEASE_SECONDS", "3")
-    monkeypatch.setenv("NEWSLETTER_TASK_TIME_LIMIT", "60")
-    get_settings.cache_clear()
-    yield REDIS_URL
-    client.flushdb()
-
-
-class Workers:
-    """Real `celery worker` processes, each in its own process group so SIGKILL takes it whole."""
-
-    def __init__(self, logs: Path):
-        self.logs, self.procs = logs, {}  # type: ignore[var-annotated]
-
-    def start(self, name: str, concurrency: int = 2) -> None:
-        log = self.logs / f"{name}.log"
-        cmd = worker_command(name, concurrency)
-        self.procs[name] = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            env=dict(os.environ),
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_for(
-            lambda: "ready." in log.read_text(),
-            60,
-            f"worker {name} to start:\n" + log.read_text()[-2000:],
-        )
-
-    def kill(self, name: str) -> None:
-        os.killpg(self.procs[name].pid, signal.SIGKILL)
-        self.procs[name].wait(10)
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def workers(broker, tmp_path) -> Iterator[Workers]:
-    pool = Workers(tmp_path)
-    yield pool
-    pool.stop_all()
-
-
-def tick(at: dt.datetime) -> None:
-    """What beat does every hour, with an explicit 'now' instead of the wall clock."""
-    from workers.celery_app import make_app
-
-    make_app().send_task("newsletter.tick", args=[at.isoformat()])
-
-
-def settled(session: Session, expected: int) -> Callable[[], bool]:
-    def check() -> bool:
-        session.expire_all()
-        done = session.exec(
-            select(func.count())
-            .select_from(Delivery)
-            .where(
-                Delivery.status.in_(
-                    [
-                        DeliveryStatus.SENT,
-                        DeliveryStatus.SKIPPED,  # type: ignore[attr-defined]
-                        DeliveryStatus.FAILED,
-                    ]
-                )
-            )
-        ).one()
-        session.rollback()
-        return done >= expected
-
-    return check
-
-
-@pytest.fixture
-def papers(settings) -> None:
-    run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
 
 
 def add(email: str, *options: str) -> None:

@@ -39,12 +39,12 @@ def make_app() -> Celery:
     return app
 
 
-def command(*args: str) -> list[str]:
-    """The `celery` command line for this app, run by this Python."""
-    return [sys.executable, "-m", "celery", "-A", "workers.celery_app", *args]
+def command(*args: str, app: str = "workers.celery_app") -> list[str]:
+    """The `celery` command line for this app (or a module that wraps it), run by this Python."""
+    return [sys.executable, "-m", "celery", "-A", app, *args]
 
 
-def worker_command(name: str, concurrency: int) -> list[str]:
+def worker_command(name: str, concurrency: int, app: str = "workers.celery_app") -> list[str]:
     """A prefork worker named `name`, as the tests and the benchmark start it."""
     return command(
         "worker",
@@ -58,6 +58,7 @@ def worker_command(name: str, concurrency: int) -> list[str]:
         "INFO",
         "--without-gossip",
         "--without-mingle",
+        app=app,
     )
 
 

@@ -1,4 +1,7 @@
-"""Thin tasks: ids in, the campaign functions do the work, the ledger makes retries safe."""
+"""Thin tasks: ids in, the campaign functions do the work, the ledger makes retries safe.
+
+Each worker process keeps one IssueCache (the week's papers indexed, the digest compiled),
+as it keeps one database engine: built on first use, reused by every batch."""
 
 from __future__ import annotations
 
@@ -10,13 +13,14 @@ from celery import Task
 from celery.utils.log import get_task_logger
 from sqlalchemy.exc import OperationalError
 
-from newsletter import campaign, ledger
-from newsletter.db import QueryCounter, session_scope
+from newsletter.db import session_scope
+from newsletter.delivery import campaign, ledger
+from newsletter.delivery.mailer import SendError, SmtpMailer
+from newsletter.delivery.sendtime import current_weeks
+from newsletter.digest.compose import IssueCache
 from newsletter.ingest import Parsed, hf, store
 from newsletter.ingest.http import FetchError, make_client
-from newsletter.mailer import SendError, SmtpMailer
 from newsletter.models import utcnow
-from newsletter.sendtime import current_weeks
 from newsletter.settings import get_settings
 from workers.celery_app import app
 
@@ -30,6 +34,7 @@ _RETRY = {
     "retry_jitter": True,
     "max_retries": 8,
 }
+_issues = IssueCache()
 
 
 def _now(value: str | None) -> dt.datetime:
@@ -59,7 +64,7 @@ def deliver_batch(self: Task, delivery_ids: list[int], now: str | None = None) -
     settings = get_settings()
     summary = campaign.Summary(week="")
     mailer = SmtpMailer(settings)
-    queries, started = QueryCounter.count, time.perf_counter()
+    started = time.perf_counter()
     try:
         with session_scope() as session:
             campaign.deliver(
@@ -67,18 +72,18 @@ def deliver_batch(self: Task, delivery_ids: list[int], now: str | None = None) -
                 settings,
                 session=session,
                 mailer=mailer,
+                cache=_issues,
                 summary=summary,
                 weeks=current_weeks(_now(now)),
             )
     finally:
         mailer.close()
     log.info(
-        "deliver_batch ids=%d sent=%d skipped=%d failed=%d queries=%d seconds=%.3f",
+        "deliver_batch ids=%d sent=%d skipped=%d failed=%d seconds=%.3f",
         len(delivery_ids),
         summary.sent,
         summary.skipped,
         summary.failed,
-        QueryCounter.count - queries,
         time.perf_counter() - started,
     )
     return {

@@ -10,10 +10,10 @@ import click
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from newsletter.delivery.mailer import SendError
 from newsletter.ingest import FeedError
 from newsletter.ingest.http import FetchError
-from newsletter.mailer import SendError
-from newsletter.subscribers import InvalidInput
+from newsletter.readers.validate import InvalidInput
 
 _EXPECTED = (InvalidInput, FeedError, FetchError, SendError, OSError)
 

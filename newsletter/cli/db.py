@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import click
-from sqlmodel import col, select
 
 from newsletter import db as database
-from newsletter import ledger
 from newsletter.cli import cli, emit_json
-from newsletter.models import Issue
+from newsletter.delivery import issues, ledger
 from newsletter.settings import get_settings
 
 
@@ -35,7 +33,7 @@ def _safe_url(url: str) -> str:
 def status(as_json: bool) -> None:
     """Counts of the latest issue: planned, pending, sent, skipped, failed."""
     with database.session_scope() as session:
-        issue = session.exec(select(Issue).order_by(col(Issue.issue_date).desc())).first()
+        issue = issues.latest(session=session)
         if issue is None:
             raise click.ClickException("no issue yet: run `newsletter send` first")
         assert issue.id is not None

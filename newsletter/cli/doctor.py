@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from newsletter import doctor as checks
 from newsletter.cli import cli
+from newsletter.delivery import doctor as checks
 from newsletter.settings import get_settings
 
 

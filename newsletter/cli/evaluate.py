@@ -1,12 +1,20 @@
-"""`newsletter eval relevance`: the matching engine scored on the judged set, and its speed."""
+"""`newsletter eval relevance`: the matching engine scored on the judged set, and its speed.
+
+The evaluation and its judged set are development code and data: they live in the clone's
+benchmarks/ folder, not in the installed package, and are loaded from there.
+"""
 
 from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from newsletter import evaluation
 from newsletter.cli import cli, emit_json
 
 TARGETS = {"p5": 0.85, "r10": 0.85}
@@ -21,12 +29,33 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _evaluation(folder: Path) -> ModuleType:
+    if not (folder / "relevance" / "evaluate.py").is_file():
+        raise click.ClickException(
+            f"no evaluation in {folder}: run this in a clone of the project, "
+            "or pass --benchmarks with its benchmarks/ folder"
+        )
+    sys.path.insert(0, str(folder.resolve().parent))
+    return importlib.import_module("benchmarks.relevance.evaluate")
+
+
 @eval_.command()
+@click.option(
+    "--benchmarks",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="benchmarks",
+    show_default=True,
+    help="The clone's benchmarks/ folder: the judged set and the evaluation code.",
+)
 @click.option("--speed/--no-speed", default=True, help="Also time 2,000 papers x 5,000 topics.")
 @click.option("--json", "as_json", is_flag=True)
-def relevance(speed: bool, as_json: bool) -> None:
+def relevance(folder: Path, speed: bool, as_json: bool) -> None:
     """Precision@5, recall@10 and nDCG@10 per judged topic, engine vs substring baseline."""
-    papers, judged = evaluation.load_judged()
+    evaluation = _evaluation(folder)
+    papers, judged = evaluation.load_judged(
+        folder / "relevance" / "judgments.json", folder.resolve().parent
+    )
     ours = evaluation.evaluate(evaluation.engine(papers), judged)
     base = evaluation.evaluate(evaluation.substring_baseline(papers), judged)
     result: dict[str, object] = {

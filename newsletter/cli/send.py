@@ -12,12 +12,14 @@ from rich.console import Console
 from rich.progress import Progress as Bar
 from rich.table import Table
 
-from newsletter import campaign, compose, ledger
 from newsletter.cli import cli, emit_json, is_tty
 from newsletter.db import session_scope
-from newsletter.mailer import OutboxMailer, SmtpMailer
+from newsletter.delivery import campaign, ledger
+from newsletter.delivery.mailer import OutboxMailer, SmtpMailer
+from newsletter.digest import compose
+from newsletter.readers import store as readers
+from newsletter.readers.validate import InvalidInput, normalise_email
 from newsletter.settings import get_settings
-from newsletter.subscribers import InvalidInput, get_by_email, normalise_email
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 TABLE_ROWS = 50
@@ -62,7 +64,7 @@ def send(
     settings, day = get_settings(), _day(issue_date)
     only = normalise_email(only) if only else None
     with session_scope() as session:
-        total = len(campaign.active_ids(session=session, only=only)[:limit])
+        total = len(readers.active_ids(session=session, only=only)[:limit])
         if only and total == 0:
             raise InvalidInput(f"{only} is not a confirmed subscriber")
         with _progress("rendering" if dry_run else "sending", total) as progress:
@@ -72,6 +74,7 @@ def send(
                     settings,
                     session=session,
                     mailer=OutboxMailer(out) if out else None,
+                    cache=compose.IssueCache(),
                     only=only,
                     limit=limit,
                     progress=progress,
@@ -82,6 +85,7 @@ def send(
                     settings,
                     session=session,
                     mailer=SmtpMailer(settings),
+                    cache=compose.IssueCache(),
                     only=only,
                     limit=limit,
                     progress=progress,
@@ -139,18 +143,19 @@ def preview(email: str, issue_date: dt.datetime | None, out: Path | None) -> Non
     """Write one reader's digest as HTML, as it would go out now."""
     settings, address = get_settings(), normalise_email(email)
     with session_scope() as session:
-        reader = get_by_email(address, session=session)
-        if reader is None:
+        reader = readers.get_by_email(address, session=session)
+        if reader is None or reader.id is None:
             raise InvalidInput(f"no subscriber with the address {address}")
         issue = campaign.issue_for(_day(issue_date), settings, session=session, create=False)
-        ctx = compose.context_for(issue, settings, session=session)
-        history = ledger.sent_papers([reader.id or 0], session=session)
-        composed = compose.compose(
-            reader, ctx, already_sent=history.get(reader.id or 0, set()), settings=settings
-        )
+        state = compose.IssueCache().get(issue, settings, session=session)
+        history = ledger.sent_papers([reader.id], session=session)
+        picks = compose.picks_for(reader, state, history.get(reader.id, set()), settings)
+        if not picks:
+            raise click.ClickException(
+                f"nothing to preview: {compose.NOTHING_MATCHED} ({issue.week})"
+            )
+        composed = compose.compose(reader, picks, state, settings=settings)
         session.rollback()
-    if composed is None:
-        raise click.ClickException(f"nothing to preview: {compose.NOTHING_MATCHED} ({issue.week})")
     path = out or Path(f"preview-{address.replace('@', '_at_')}.html")
     path.write_text(composed.rendered.html, encoding="utf-8")
     click.echo(f"{composed.rendered.subject}\nwritten to {path.resolve()}")

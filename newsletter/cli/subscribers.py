@@ -9,12 +9,19 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from newsletter import subscribers as readers
 from newsletter.cli import cli, emit_json
 from newsletter.db import session_scope
+from newsletter.delivery.sendtime import DAYS, parse_day
+from newsletter.match.interests import shown
 from newsletter.models import Subscriber, SubscriberStatus
-from newsletter.sendtime import DAYS, parse_day
-from newsletter.subscribers import Schedule
+from newsletter.readers import store as readers
+from newsletter.readers.validate import (
+    InvalidInput,
+    Schedule,
+    clean_follows,
+    normalise_email,
+    read_csv,
+)
 
 
 @cli.group()
@@ -32,13 +39,13 @@ def _schedule(timezone: str | None, send_day: str | None, send_hour: int | None)
     try:
         day = parse_day(send_day) if send_day is not None else None
     except ValueError as exc:
-        raise readers.InvalidInput(str(exc)) from exc
+        raise InvalidInput(str(exc)) from exc
     return Schedule(timezone, day, send_hour)
 
 
 def _describe(reader: Subscriber) -> str:
     return (
-        f"{reader.email} ({reader.status}): {', '.join(reader.interests_shown)}; "
+        f"{reader.email} ({reader.status}): {', '.join(shown(reader.topics, reader.follows))}; "
         f"{DAYS[reader.send_day]} {reader.send_hour:02d}:00 {reader.timezone}"
     )
 
@@ -67,8 +74,8 @@ def add(
     """Add a reader, or update the topics and schedule of an existing one."""
     schedule = _schedule(timezone, send_day, send_hour)
     with session_scope() as session:
-        existed = readers.get_by_email(readers.normalise_email(email), session=session) is not None
-        follows = readers.clean_follows(authors, categories) if authors or categories else None
+        existed = readers.get_by_email(normalise_email(email), session=session) is not None
+        follows = clean_follows(authors, categories) if authors or categories else None
         reader = readers.upsert(
             email, topics, session=session, confirmed=confirmed, schedule=schedule, follows=follows
         )
@@ -95,8 +102,8 @@ def import_csv(path: Path, confirmed: bool) -> None:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise readers.InvalidInput(f"{path} is not UTF-8 text") from exc
-    rows = readers.read_csv(text)
+        raise InvalidInput(f"{path} is not UTF-8 text") from exc
+    rows = read_csv(text)
     with session_scope() as session:
         added, updated = readers.import_rows(rows, session=session, confirmed=confirmed)
     click.echo(f"imported {len(rows)} rows: added {added}, updated {updated}")
@@ -132,7 +139,7 @@ def list_(status: str | None, as_json: bool) -> None:
         table.add_row(
             r.email,
             r.status,
-            "; ".join(r.interests_shown),
+            "; ".join(shown(r.topics, r.follows)),
             f"{DAYS[r.send_day]} {r.send_hour:02d}:00 {r.timezone}",
         )
     Console().print(table)

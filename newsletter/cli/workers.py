@@ -43,7 +43,8 @@ def web(host: str, port: int, processes: int) -> None:
     import uvicorn
 
     uvicorn.run(
-        "newsletter.web:app",
+        "newsletter.web:create_app",
+        factory=True,
         host=host,
         port=port,
         workers=processes,

@@ -1,11 +1,14 @@
-"""Upsert PaperRecords on arXiv id: a paper seen again gets its new upvotes and metadata,
-keeps the day it was first featured (the week it trended), and is never stored twice."""
+"""The paper table. Upsert PaperRecords on arXiv id: a paper seen again gets its new upvotes
+and metadata, keeps the day it was first featured (the week it trended), and is never
+stored twice. The reads of papers (a week's window, papers by id) are here too."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, field
 
+from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import Session, col, select
 
 from newsletter.ingest import PaperRecord, Parsed
@@ -83,3 +86,25 @@ def _apply(
         paper.ingested_at = utcnow()  # tells workers' caches that the week's papers changed
     report.updated += changed
     report.unchanged += not changed
+
+
+def _window(start: dt.date, end: dt.date) -> ColumnElement[bool]:
+    return and_(col(Paper.featured_on) >= start, col(Paper.featured_on) <= end)
+
+
+def window_stamp(start: dt.date, end: dt.date, *, session: Session) -> tuple[int, object]:
+    """(count, newest ingest time) of the window's papers: one small query that tells a
+    cache whether the week's papers changed."""
+    count, newest = session.exec(
+        select(func.count(), func.max(Paper.ingested_at)).where(_window(start, end))
+    ).one()
+    return int(count), newest
+
+
+def in_window(start: dt.date, end: dt.date, *, session: Session) -> list[Paper]:
+    return list(session.exec(select(Paper).where(_window(start, end)).order_by(col(Paper.id))))
+
+
+def by_ids(ids: Collection[int], *, session: Session) -> dict[int, Paper]:
+    rows = session.exec(select(Paper).where(col(Paper.id).in_(list(ids))))
+    return {p.id: p for p in rows if p.id is not None}

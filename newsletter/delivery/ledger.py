@@ -1,4 +1,4 @@
-"""The ledger: every state change of a Delivery happens here.
+"""The ledger: the delivery table. Every state change of a Delivery happens here.
 
     pending -> sending -> sent | failed | skipped
                      \\-> pending (transient error, tried again later)
@@ -7,31 +7,30 @@ One row per (issue, reader), enforced by a unique key, so planning twice adds
 nothing. A claim is a conditional UPDATE, so two workers never take the same
 row, and a claim whose worker died expires after a lease. The papers sent are
 recorded with the row, so no reader gets the same paper twice.
+
+Nothing here commits: outcomes are gathered in an `Outcomes` and written by `write`,
+inside the batch's transaction, which the campaign commits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, or_, text, update
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from newsletter.models import Delivery, DeliveryStatus, Issue, utcnow
 
 LEASE = dt.timedelta(minutes=10)
 MAX_ATTEMPTS = 5
-FLUSH_EVERY = "ledger_flush_every"
-_PENDING = "ledger_pending"
 _CHUNK = 1000
 _ANALYZE_AFTER = 10_000
-_FLUSH_RETRIES = (0.2, 0.5, 1, 2, 4, 8)  # seconds between tries: ~16 s in all
 _ERROR_MAX = 500
 
 
@@ -130,7 +129,6 @@ def claim(
         .returning(Delivery),
         execution_options={"synchronize_session": False, "populate_existing": True},
     ).all()
-    session.commit()
     return sorted(claimed, key=lambda d: d.id or 0)
 
 
@@ -143,52 +141,83 @@ def _claimable(now: dt.datetime, lease: dt.timedelta) -> Any:
     )
 
 
-def mark_sent(
-    delivery: Delivery,
-    *,
-    paper_ids: list[int],
-    picks: list[dict[str, Any]],
-    message_id: str,
-    session: Session,
-) -> None:
-    _finish(
-        delivery,
-        DeliveryStatus.SENT,
-        session=session,
-        paper_ids=paper_ids,
-        picks=picks,
-        message_id=message_id,
-        sent_at=utcnow(),
-        last_error=None,
-    )
+@dataclass
+class Outcomes:
+    """A batch's outcomes not yet written, and the readers whose bounce count changes with
+    them. `due` says when to write: every `every` outcomes (1: each at once, so a killed
+    worker re-sends at most the message in flight)."""
 
+    every: int = 1
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    bounced: list[int] = field(default_factory=list)  # refused for good: one more bounce
+    accepted: list[int] = field(default_factory=list)  # delivered after bounces: reset them
 
-def mark_skipped(delivery: Delivery, reason: str, *, session: Session) -> None:
-    _finish(delivery, DeliveryStatus.SKIPPED, session=session, last_error=reason)
+    @property
+    def due(self) -> bool:
+        return len(self.rows) >= self.every
 
-
-def mark_failed(delivery: Delivery, reply: str, *, session: Session) -> None:
-    _finish(delivery, DeliveryStatus.FAILED, session=session, last_error=reply[:_ERROR_MAX])
-
-
-def release(delivery: Delivery, error: str, *, session: Session, attempted: bool = True) -> None:
-    """A transient failure: back to pending, unless it has been tried too often.
-
-    `attempted=False` (the server could not be reached at all) does not use up an attempt.
-    """
-    if attempted and delivery.attempts >= MAX_ATTEMPTS:
-        mark_failed(
-            delivery, f"gave up after {delivery.attempts} attempts: {error}", session=session
+    def sent(
+        self,
+        delivery: Delivery,
+        *,
+        paper_ids: list[int],
+        picks: list[dict[str, Any]],
+        message_id: str,
+        had_bounces: bool = False,
+    ) -> None:
+        if had_bounces:
+            self.accepted.append(delivery.subscriber_id)
+        self._add(
+            delivery,
+            DeliveryStatus.SENT,
+            paper_ids=paper_ids,
+            picks=picks,
+            message_id=message_id,
+            sent_at=utcnow(),
         )
-        return
-    attempts = delivery.attempts - (0 if attempted else 1)
-    _finish(
-        delivery,
-        DeliveryStatus.PENDING,
-        session=session,
-        last_error=error[:_ERROR_MAX],
-        attempts=attempts,
-    )
+
+    def skipped(self, delivery: Delivery, reason: str) -> None:
+        self._add(delivery, DeliveryStatus.SKIPPED, last_error=reason)
+
+    def failed(self, delivery: Delivery, reply: str, *, bounced: bool = False) -> None:
+        if bounced:
+            self.bounced.append(delivery.subscriber_id)
+        self._add(delivery, DeliveryStatus.FAILED, last_error=reply[:_ERROR_MAX])
+
+    def release(self, delivery: Delivery, error: str, *, attempted: bool = True) -> None:
+        """A transient failure: back to pending, unless it has been tried too often.
+        `attempted=False` (the server could not be reached at all) uses up no attempt."""
+        if attempted and delivery.attempts >= MAX_ATTEMPTS:
+            self.failed(delivery, f"gave up after {delivery.attempts} attempts: {error}")
+            return
+        attempts = delivery.attempts - (0 if attempted else 1)
+        self._add(
+            delivery, DeliveryStatus.PENDING, last_error=error[:_ERROR_MAX], attempts=attempts
+        )
+
+    def _add(self, delivery: Delivery, status: DeliveryStatus, **values: Any) -> None:
+        self.rows.append(
+            {
+                "paper_ids": delivery.paper_ids,
+                "picks": delivery.picks,
+                "message_id": None,
+                "sent_at": None,
+                "last_error": None,
+                "attempts": delivery.attempts,
+            }
+            | values
+            | {
+                "delivery_id": delivery.id,
+                "status": status,
+                "claimed_by": None,
+                "updated_at": utcnow(),
+            }
+        )
+
+    def clear(self) -> None:
+        self.rows.clear()
+        self.bounced.clear()
+        self.accepted.clear()
 
 
 _OUTCOME = ("status", "claimed_by", "updated_at", "paper_ids", "picks", "message_id", "sent_at",
@@ -201,50 +230,10 @@ _UPDATE_BY_ID = (
 )
 
 
-def _finish(delivery: Delivery, status: DeliveryStatus, *, session: Session, **values: Any) -> None:
-    """Record an outcome. Rows are written as one bulk UPDATE by primary key at `flush`."""
-    row = {
-        "paper_ids": delivery.paper_ids,
-        "picks": delivery.picks,
-        "message_id": None,
-        "sent_at": None,
-        "last_error": None,
-        "attempts": delivery.attempts,
-    } | values
-    row |= {
-        "delivery_id": delivery.id,
-        "status": status,
-        "claimed_by": None,
-        "updated_at": utcnow(),
-    }
-    pending: list[dict[str, Any]] = session.info.setdefault(_PENDING, [])
-    pending.append(row)
-    if len(pending) >= session.info.get(FLUSH_EVERY, 1):
-        flush(session)
-
-
-def flush(session: Session) -> None:
-    """Write and commit the outcomes recorded since the last flush, in one statement.
-
-    By default every outcome commits at once, so a worker killed mid-batch re-sends at most
-    the message in flight. With `session.info[FLUSH_EVERY] = N` outcomes commit N at a time,
-    for a constant number of queries per batch; a killed worker may then re-send up to N
-    messages, with the same Message-ID.
-
-    These messages have gone out already, so a dropped database connection is retried on
-    a new one for a while rather than given up: giving up would send them again later."""
-    pending = session.info.pop(_PENDING, [])
-    for pause in (*_FLUSH_RETRIES, None):
-        try:
-            if pending:
-                session.connection().execute(_UPDATE_BY_ID, pending)  # one executemany
-            session.commit()
-            return
-        except OperationalError:
-            session.rollback()
-            if pause is None:
-                raise
-            time.sleep(pause)
+def write(outcomes: Outcomes, *, session: Session) -> None:
+    """The outcomes' rows as one bulk UPDATE by primary key (one executemany); no commit."""
+    if outcomes.rows:
+        session.connection().execute(_UPDATE_BY_ID, outcomes.rows)
 
 
 def sent_papers(subscriber_ids: Sequence[int], *, session: Session) -> dict[int, set[int]]:
@@ -259,6 +248,18 @@ def sent_papers(subscriber_ids: Sequence[int], *, session: Session) -> dict[int,
     for subscriber_id, paper_ids in rows:
         sent[subscriber_id].update(paper_ids)
     return sent
+
+
+def sent_delivery(delivery_id: int, reader_id: int, *, session: Session) -> Delivery | None:
+    """A delivery that went out to this reader ("view in browser"), else None."""
+    delivery = session.get(Delivery, delivery_id)
+    if delivery and delivery.subscriber_id == reader_id and delivery.status == DeliveryStatus.SENT:
+        return delivery
+    return None
+
+
+def forget_reader(reader_id: int, *, session: Session) -> None:
+    session.execute(delete(Delivery).where(col(Delivery.subscriber_id) == reader_id))
 
 
 def counts(issue_id: int, *, session: Session) -> dict[str, int]:

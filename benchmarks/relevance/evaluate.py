@@ -1,6 +1,7 @@
-"""Relevance evaluation: the real matching engine against the judged set in
-benchmarks/relevance/, side by side with a plain substring baseline, plus the speed of
-scoring a large week against many distinct topics.
+"""Relevance evaluation (development code, not shipped): the real matching engine against
+the judged set in benchmarks/relevance/, side by side with a plain substring baseline, plus
+the speed of scoring a large week against many distinct topics. `newsletter eval
+relevance` runs it from a clone.
 
 Metrics, per topic, over the engine's ranked picks (best first):
 - P@5: share of the shown top min(5, returned) that are graded 1 or 2 (a topic with
@@ -18,14 +19,13 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from newsletter import synthetic
+from benchmarks import synthetic
 from newsletter.ingest import files
-from newsletter.match import Matcher
+from newsletter.match.engine import Matcher
 from newsletter.models import Paper
-from newsletter.settings import PROJECT_ROOT
 
-JUDGED = PROJECT_ROOT / "benchmarks" / "relevance"
 Ranker = Callable[[str], list[str]]
 
 
@@ -37,11 +37,12 @@ class Scores:
     returned: int
 
 
-def load_judged() -> tuple[list[Paper], dict[str, dict[str, int]]]:
-    data = json.loads((JUDGED / "judgments.json").read_text())
+def load_judged(judgments: Path, root: Path) -> tuple[list[Paper], dict[str, dict[str, int]]]:
+    """The judged topics and their corpus (file names relative to the clone's `root`)."""
+    data = json.loads(judgments.read_text())
     papers: list[Paper] = []
     for name in data["corpus"]:
-        for record in files.parse_file(PROJECT_ROOT / name).records:
+        for record in files.parse_file(root / name).records:
             papers.append(Paper(id=len(papers) + 1, **vars(record)))
     grades = {
         topic: {pid: int(grade) for grade, ids in by_grade.items() for pid in ids}

@@ -1,4 +1,4 @@
-"""Match: which of the week's papers each reader gets, best first, and why.
+"""The matching engine: which of the week's papers each reader gets, best first, and why.
 
 A topic is compiled into concepts (a vocabulary term or a single word), each a set
 of equivalent stem sequences. A paper is relevant only if every concept occurs in
@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from newsletter import vocabulary
+from newsletter.match import vocabulary
+from newsletter.match.interests import Author, Category, Interest, Topic
 from newsletter.models import Paper
-from newsletter.text import fold, terms, tokens
+from newsletter.text import fold, stems, terms
 
 Alt = tuple[str, ...]
 Concept = tuple[Alt, ...]
@@ -75,7 +76,7 @@ def _vocabulary() -> dict[Alt, Concept]:
     """Every form of every entry, as stems -> all forms of its entry."""
     table: dict[Alt, Concept] = {}
     for entry in vocabulary.ENTRIES:
-        forms = tuple(dict.fromkeys(tuple(tokens(form)) for form in entry if tokens(form)))
+        forms = tuple(dict.fromkeys(tuple(stems(form)) for form in entry if stems(form)))
         for form in forms:
             table[form] = forms
     return table
@@ -84,19 +85,19 @@ def _vocabulary() -> dict[Alt, Concept]:
 @lru_cache(maxsize=50_000)
 def compile_topic(topic: str) -> tuple[Concept, ...]:
     """Split a topic into concepts, taking the longest vocabulary term at each step."""
-    stems, vocab = tokens(topic), _vocabulary()
+    words, vocab = stems(topic), _vocabulary()
     longest = max((len(k) for k in vocab), default=1)
     concepts: list[Concept] = []
     i = 0
-    while i < len(stems):
-        for size in range(min(longest, len(stems) - i), 0, -1):
-            key = tuple(stems[i : i + size])
+    while i < len(words):
+        for size in range(min(longest, len(words) - i), 0, -1):
+            key = tuple(words[i : i + size])
             if key in vocab:
                 concepts.append(vocab[key])
                 i += size
                 break
         else:
-            concepts.append(((stems[i],),))
+            concepts.append(((words[i],),))
             i += 1
     return tuple(concepts)
 
@@ -208,7 +209,7 @@ class Matcher:
             for name in p.authors:
                 self._authors[_name_key(name)].add(index)
         self._meta = [(p.id, p.upvotes, p.arxiv_id) for p in self.papers]  # read per pick
-        self._cache: dict[str, dict[int, TopicHit]] = {}
+        self._cache: dict[Interest, dict[int, TopicHit]] = {}
         self._concepts: dict[Concept, dict[int, _Occurrence]] = {}
 
     # --- scoring ------------------------------------------------------------------------
@@ -249,32 +250,42 @@ class Matcher:
                 hits[index] = TopicHit(topic, round(score, 3), where)
         return hits
 
-    def topic_hits(self, topic: str) -> dict[int, TopicHit]:
-        """Paper index -> hit, for papers at or above the threshold (cached per topic)."""
-        key = topic.casefold()
+    def topic_hits(self, interest: Interest | str) -> dict[int, TopicHit]:
+        """Paper index -> hit, for papers at or above the threshold (cached per interest;
+        a topic's case does not matter)."""
+        if isinstance(interest, str):
+            interest = Topic(interest)
+        key = Topic(interest.text.casefold()) if isinstance(interest, Topic) else interest
         if key not in self._cache:
-            hits = {}
-            if key.startswith("author:"):
-                for index in self._authors.get(_name_key(topic[7:]), ()):
-                    hits[index] = TopicHit(topic[7:].strip(), AUTHOR_RELEVANCE, "author list")
-            elif key.startswith("category:"):
-                wanted = key[9:].strip()
-                for index, p in enumerate(self.papers):
-                    if wanted in (c.lower() for c in p.categories):
-                        hits[index] = TopicHit(topic[9:].strip(), AUTHOR_RELEVANCE, "category")
-            else:
-                concepts = compile_topic(key)
-                hits = self._score_topic(topic, concepts) if concepts else {}
-            self._cache[key] = hits
+            self._cache[key] = self._hits(interest)
         return self._cache[key]
 
+    def _hits(self, interest: Interest) -> dict[int, TopicHit]:
+        if isinstance(interest, Author):
+            name = interest.name.strip()
+            found = self._authors.get(_name_key(name), set())
+            return {i: TopicHit(name, AUTHOR_RELEVANCE, "author list") for i in found}
+        if isinstance(interest, Category):
+            code = interest.code.strip()
+            return {
+                i: TopicHit(code, AUTHOR_RELEVANCE, "category")
+                for i, p in enumerate(self.papers)
+                if code.lower() in (c.lower() for c in p.categories)
+            }
+        concepts = compile_topic(interest.text.casefold())
+        return self._score_topic(interest.text, concepts) if concepts else {}
+
     def picks(
-        self, topics: Iterable[str], *, limit: int, exclude: AbstractSet[int] = frozenset()
+        self,
+        interests: Iterable[Interest | str],
+        *,
+        limit: int,
+        exclude: AbstractSet[int] = frozenset(),
     ) -> list[Pick]:
-        """The best `limit` papers for a reader's topics, skipping paper ids in `exclude`."""
+        """The best `limit` papers for a reader's interests, skipping paper ids in `exclude`."""
         by_paper: dict[int, list[TopicHit]] = defaultdict(list)
-        for topic in topics:
-            for index, hit in self.topic_hits(topic).items():
+        for interest in interests:
+            for index, hit in self.topic_hits(interest).items():
                 by_paper[index].append(hit)
         ranked = []
         for index, hits in by_paper.items():

@@ -1,4 +1,8 @@
-"""Readers: validated, normalised addresses and topic lists; created or updated, never twice."""
+"""What a reader or operator typed, checked and normalised before anything is written.
+
+Every entry point (CLI, CSV import, web form, JSON API) goes through these, so the rules
+are the same everywhere; a refusal is an `InvalidInput` whose message is shown as is.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +15,15 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
-from sqlmodel import Session, col, select
 
-from newsletter.models import Delivery, Subscriber, SubscriberStatus, utcnow
-from newsletter.text import one_line, tokens
+from newsletter.match.interests import Author, Category, Follow
+from newsletter.models import Subscriber
+from newsletter.text import one_line, stems
 
 MAX_TOPICS = 50
 MAX_TOPIC_LEN = 200
 _CONTROL = frozenset({"Cc", "Cf", "Cs"})  # control, format (bidi overrides), surrogates
+_CATEGORY = re.compile(r"^[a-z][a-z\-]*(\.[A-Za-z][A-Za-z\-]*)?$")
 
 
 class InvalidInput(ValueError):
@@ -61,7 +66,7 @@ def clean_topics(raw: Iterable[str], *, required: bool = True) -> list[str]:
     seen: set[str] = set()
     for value in raw:
         topic = plain_text(value, "topic", MAX_TOPIC_LEN)
-        if not tokens(topic) or not any(ch.isalpha() for ch in topic):
+        if not stems(topic) or not any(ch.isalpha() for ch in topic):
             raise InvalidInput(f"topic {topic!r} has no searchable words (it needs a letter)")
         if topic.casefold() not in seen:
             seen.add(topic.casefold())
@@ -73,22 +78,19 @@ def clean_topics(raw: Iterable[str], *, required: bool = True) -> list[str]:
     return topics
 
 
-_CATEGORY = re.compile(r"^[a-z][a-z\-]*(\.[A-Za-z][A-Za-z\-]*)?$")
-
-
-def clean_follows(authors: Iterable[str], categories: Iterable[str]) -> list[str]:
-    """Followed authors and arXiv categories as "author:Name" / "category:cs.CL"."""
-    follows: list[str] = []
+def clean_follows(authors: Iterable[str], categories: Iterable[str]) -> list[Follow]:
+    """Followed authors and arXiv categories, checked, without repeats."""
+    follows: list[Follow] = []
     for raw in authors:
         name = plain_text(raw, "author name", 200)
         if len(name) < 2:
             raise InvalidInput(f"author name must be 2 to 200 characters: {name[:40]!r}")
-        follows.append(f"author:{name}")
+        follows.append(Author(name))
     for raw in categories:
         category = raw.strip()
         if not _CATEGORY.match(category) or len(category) > 32:
             raise InvalidInput(f"not an arXiv category (like cs.CL): {one_line(category, 40)!r}")
-        follows.append(f"category:{category}")
+        follows.append(Category(category))
     return list(dict.fromkeys(follows))
 
 
@@ -100,8 +102,9 @@ def check_timezone(name: str) -> str:
     return name
 
 
-def get_by_email(email: str, *, session: Session) -> Subscriber | None:
-    return session.exec(select(Subscriber).where(Subscriber.email == email)).first()
+def split_topics(text: str) -> list[str]:
+    """Form text: one topic per line or comma separated."""
+    return [t for line in text.splitlines() for t in line.split(",") if t.strip()]
 
 
 @dataclass
@@ -112,79 +115,24 @@ class Schedule:
     send_day: int | None = None
     send_hour: int | None = None
 
-    def apply(self, reader: Subscriber) -> None:
+    def checked(self) -> Schedule:
+        """Raises InvalidInput unless every given value is valid."""
         if self.timezone is not None:
-            reader.timezone = check_timezone(self.timezone)
+            check_timezone(self.timezone)
+        if self.send_day is not None and not 0 <= self.send_day <= 6:
+            raise InvalidInput("send day must be Monday (0) to Sunday (6)")
+        if self.send_hour is not None and not 0 <= self.send_hour <= 23:
+            raise InvalidInput("send hour must be 0 to 23")
+        return self
+
+    def apply(self, reader: Subscriber) -> None:
+        self.checked()
+        if self.timezone is not None:
+            reader.timezone = self.timezone
         if self.send_day is not None:
-            if not 0 <= self.send_day <= 6:
-                raise InvalidInput("send day must be Monday (0) to Sunday (6)")
             reader.send_day = self.send_day
         if self.send_hour is not None:
-            if not 0 <= self.send_hour <= 23:
-                raise InvalidInput("send hour must be 0 to 23")
             reader.send_hour = self.send_hour
-
-
-def upsert(
-    email: str,
-    topics: Iterable[str],
-    *,
-    session: Session,
-    confirmed: bool = False,
-    schedule: Schedule | None = None,
-    follows: list[str] | None = None,
-) -> Subscriber:
-    """Create the reader, or update the topics (and schedule) of the one with that address.
-    `follows` (from `clean_follows`) stand in for topics: one of the two is needed."""
-    address = normalise_email(email)
-    cleaned = clean_topics(topics, required=not follows)
-    reader = get_by_email(address, session=session) or Subscriber(email=address)
-    reader.topics = cleaned
-    if follows is not None:
-        reader.follows = follows
-    (schedule or Schedule()).apply(reader)
-    if confirmed and reader.status != SubscriberStatus.CONFIRMED:
-        reader.status, reader.confirmed_at = SubscriberStatus.CONFIRMED, utcnow()
-    session.add(reader)
-    session.flush()
-    return reader
-
-
-def set_topics(email: str, topics: Iterable[str], *, session: Session) -> Subscriber:
-    reader = _existing(email, session=session)
-    reader.topics = clean_topics(topics)
-    session.add(reader)
-    return reader
-
-
-def set_schedule(email: str, schedule: Schedule, *, session: Session) -> Subscriber:
-    reader = _existing(email, session=session)
-    schedule.apply(reader)
-    session.add(reader)
-    return reader
-
-
-def record_bounce(reader: Subscriber, limit: int, *, session: Session) -> None:
-    """A permanent refusal; at `limit` in a row the address is suppressed for good."""
-    reader.bounces += 1
-    if reader.bounces >= limit:
-        reader.status = SubscriberStatus.SUPPRESSED
-    session.add(reader)
-
-
-def remove(email: str, *, session: Session) -> None:
-    """Delete a reader and their delivery history (an operator's erase, not an unsubscribe)."""
-    reader = _existing(email, session=session)
-    for delivery in session.exec(select(Delivery).where(Delivery.subscriber_id == reader.id)):
-        session.delete(delivery)
-    session.delete(reader)
-
-
-def listing(*, session: Session, status: SubscriberStatus | None = None) -> list[Subscriber]:
-    query = select(Subscriber).order_by(col(Subscriber.id))
-    if status:
-        query = query.where(Subscriber.status == status)
-    return list(session.exec(query))
 
 
 @dataclass
@@ -210,21 +158,3 @@ def read_csv(text: str) -> list[CsvRow]:
         except InvalidInput as exc:
             raise InvalidInput(f"line {line}: {exc}") from exc
     return rows
-
-
-def import_rows(rows: list[CsvRow], *, session: Session, confirmed: bool) -> tuple[int, int]:
-    """Returns (added, updated)."""
-    added = updated = 0
-    for row in rows:
-        existed = get_by_email(row.email, session=session) is not None
-        upsert(row.email, row.topics, session=session, confirmed=confirmed)
-        updated += existed
-        added += not existed
-    return added, updated
-
-
-def _existing(email: str, *, session: Session) -> Subscriber:
-    reader = get_by_email(normalise_email(email), session=session)
-    if reader is None:
-        raise InvalidInput(f"no subscriber with the address {email.strip()!r}")
-    return reader

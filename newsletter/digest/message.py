@@ -17,8 +17,8 @@ from functools import lru_cache
 
 import dkim
 
+from newsletter.digest.render import Rendered
 from newsletter.models import utcnow
-from newsletter.render import Rendered
 from newsletter.settings import Settings
 from newsletter.text import one_line
 

@@ -1,4 +1,4 @@
-"""Signed, unguessable link tokens: each names one reader and one purpose.
+"""Signed links: unguessable tokens, each naming one reader and one purpose.
 
 A token for one purpose never works for another (the purpose is the salt), and
 nothing about a token can be forged without the secret key.

@@ -12,13 +12,13 @@ import itertools
 import random
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from newsletter.ingest import PaperRecord, files
-from newsletter.settings import PROJECT_ROOT
+from newsletter.shipped import sample_papers
 from newsletter.text import STOPWORDS
 
-DATA = PROJECT_ROOT / "benchmarks" / "data"
-SAMPLE = PROJECT_ROOT / "newsletter" / "sample"
+DATA = Path(__file__).resolve().parent / "data"
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,9 @@ class Text:
 def real_texts() -> tuple[Text, ...]:
     """Every distinct real paper: Daily Papers days, arXiv Atom and RSS, the seed page."""
     seen: dict[str, Text] = {}
-    for path in sorted([*DATA.glob("*.json"), *DATA.glob("*.xml"), *SAMPLE.glob("*.json")]):
-        for r in files.parse_file(path).records:
-            seen.setdefault(
-                r.title, Text(r.title, r.abstract, tuple(r.authors), tuple(r.ai_keywords))
-            )
+    parsed = [files.parse_file(p) for p in sorted([*DATA.glob("*.json"), *DATA.glob("*.xml")])]
+    for r in (r for p in [*parsed, files.parse_bytes(sample_papers())] for r in p.records):
+        seen.setdefault(r.title, Text(r.title, r.abstract, tuple(r.authors), tuple(r.ai_keywords)))
     for title, abstract in _seed_page():
         seen.setdefault(title, Text(title, abstract, (), ()))
     return tuple(seen.values())

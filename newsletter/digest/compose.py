@@ -1,0 +1,113 @@
+"""Compose: one reader's digest, from the papers matched for them to a message ready to send.
+
+What every digest of an issue shares is kept in an `IssueCache`, owned by whoever runs the
+issue (a CLI command, a worker process): the week's papers indexed for matching, rebuilt
+when the week's papers change (one small query tells), and the issue's `Digest` (the
+compiled template and each paper's blocks). A batch then costs the same whatever its
+readers, and nothing in the cache grows with the audience.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlmodel import Session
+
+from newsletter.digest import message
+from newsletter.digest.render import Digest, Links, MailTemplates, Recipient, Rendered
+from newsletter.ingest import store as papers
+from newsletter.match import interests
+from newsletter.match.engine import Matcher, Pick
+from newsletter.models import Issue, Subscriber
+from newsletter.readers import links
+from newsletter.settings import Settings
+
+NOTHING_MATCHED = "no paper this week matched the reader's topics"
+_KEEP = 4  # issues held; a worker rarely serves more than one at a time
+
+
+@dataclass
+class IssueState:
+    issue: Issue
+    matcher: Matcher
+    digest: Digest
+
+
+@dataclass
+class IssueCache:
+    """Per process: the matcher and digest of the issues being sent."""
+
+    templates: MailTemplates = field(default_factory=MailTemplates)
+    _issues: dict[tuple[object, ...], IssueState] = field(default_factory=dict)
+
+    def get(self, issue: Issue, settings: Settings, *, session: Session) -> IssueState:
+        """The issue's state, reused while the week's papers are unchanged."""
+        stamp = papers.window_stamp(issue.window_start, issue.window_end, session=session)
+        key = (settings.database_url, issue.week, issue.window_start, issue.window_end,
+               *stamp, settings.postal_address, settings.window_days)  # fmt: skip
+        if key not in self._issues:
+            week = papers.in_window(issue.window_start, issue.window_end, session=session)
+            while len(self._issues) >= _KEEP:
+                del self._issues[next(iter(self._issues))]
+            self._issues[key] = IssueState(
+                issue,
+                Matcher(week, window_end=issue.window_end, window_days=settings.window_days),
+                Digest(self.templates, issue.week, settings.postal_address),
+            )
+        return self._issues[key]
+
+
+@dataclass
+class Composed:
+    """One reader's digest, ready to send."""
+
+    reader: Subscriber
+    picks: list[Pick]
+    rendered: Rendered
+    msg_id: str
+    unsubscribe_url: str
+
+    def message(self, settings: Settings) -> bytes:
+        return message.build(
+            self.rendered,
+            settings=settings,
+            to=self.reader.email,
+            msg_id=self.msg_id,
+            unsubscribe_url=self.unsubscribe_url,
+        )
+
+
+def picks_for(
+    reader: Subscriber, state: IssueState, already_sent: set[int], settings: Settings
+) -> list[Pick]:
+    return state.matcher.picks(
+        interests.of_reader(reader.topics, reader.follows),
+        limit=settings.issue_size,
+        exclude=already_sent,
+    )
+
+
+def compose(
+    reader: Subscriber,
+    picks: list[Pick],
+    state: IssueState,
+    *,
+    settings: Settings,
+    delivery_id: int | None = None,
+) -> Composed:
+    """The reader's digest of `picks`. With `delivery_id` it links to its own web copy."""
+    assert reader.id is not None
+    unsubscribe = links.link(settings, links.Purpose.UNSUBSCRIBE, reader.id)
+    view = delivery_id and links.link(settings, links.Purpose.VIEW, reader.id, delivery_id)
+    recipient = Recipient(
+        email=reader.email,
+        topics=interests.shown(reader.topics, reader.follows),
+        links=Links(
+            manage=links.link(settings, links.Purpose.MANAGE, reader.id),
+            unsubscribe=unsubscribe,
+            view=view or None,
+        ),
+    )
+    rendered = state.digest.render(picks, recipient)
+    msg_id = message.message_id(settings, state.issue.week, reader.id)
+    return Composed(reader, picks, rendered, msg_id, unsubscribe)

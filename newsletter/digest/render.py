@@ -1,0 +1,219 @@
+"""Render: a reader's picks -> subject, plain text and HTML. Jinja2 writes everything a reader
+reads; MJML (mjml-python) lays out the HTML email.
+
+An email's HTML template is made once per process, in two Jinja steps around MJML:
+1. its structure (the shared layout and the mail's blocks) is put together by Jinja with
+   `<% %>` tags, so the per-message `{{ }}` and `{% %}` pass through as text;
+2. MJML compiles that to HTML, and the HTML is loaded as an autoescaped Jinja template
+   that each message renders with its own values (a `<script>` in a feed title is text).
+
+A digest also renders each paper's blocks once per issue, with the macros of
+email/paper.html and email/paper.txt; a reader's digest then loops over those ready blocks,
+adding only the reader's number and "why" for each pick.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+from markupsafe import Markup
+from mjml import mjml2html
+
+from newsletter.match.engine import Pick
+from newsletter.models import Paper
+from newsletter.shipped import templates_dir
+from newsletter.text import one_line
+
+SUBJECT_MAX = 140
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+# A line break after block ends keeps every line short: mail can carry the HTML as is.
+_BLOCK_END = re.compile(r"(</(?:div|table|tr|td|tbody|p|style)>|<!\[endif\]-->)")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    preheader: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class Links:
+    manage: str
+    unsubscribe: str
+    view: str | None = None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """The personal part of a digest; a web copy has none."""
+
+    email: str
+    topics: list[str]
+    links: Links
+
+
+class MailTemplates:
+    """The email templates, each compiled on first use and kept (one set per process)."""
+
+    def __init__(self) -> None:
+        loader = FileSystemLoader(templates_dir())
+        self._structure = Environment(
+            loader=loader,
+            block_start_string="<%",
+            block_end_string="%>",
+            variable_start_string="<<",
+            variable_end_string=">>",
+            comment_start_string="<#",
+            comment_end_string="#>",
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._html = Environment(
+            loader=loader,
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        # Plain text keeps its layout exactly as written.
+        self._text = Environment(
+            loader=loader, undefined=StrictUndefined, keep_trailing_newline=True
+        )
+        self._compiled: dict[str, Template] = {}
+
+    def html(self, name: str) -> Template:
+        """`name`.mjml, structured, compiled by MJML, ready for a message's values."""
+        if name not in self._compiled:
+            source = self._structure.get_template(f"{name}.mjml").render()
+            compiled = _BLOCK_END.sub(r"\1\n", mjml2html(source))
+            self._compiled[name] = self._html.from_string(compiled)
+        return self._compiled[name]
+
+    def text(self, name: str) -> Template:
+        return self._text.get_template(f"{name}.txt")
+
+    def html_macros(self, name: str) -> Any:
+        return self._html.get_template(f"{name}.html").module
+
+    def text_macros(self, name: str) -> Any:
+        return self._text.get_template(f"{name}.txt").module
+
+    def page(self, name: str, context: dict[str, Any]) -> tuple[str, str]:
+        """A one-off email's text part and HTML (the confirmation mail)."""
+        return self.text(name).render(context), self.html(name).render(context)
+
+
+def authors_line(authors: list[str]) -> str:
+    return ", ".join(authors[:3]) + (" et al." if len(authors) > 3 else "")
+
+
+def tldr(ai_summary: str | None, abstract: str, max_len: int = 300) -> str:
+    if ai_summary:
+        return one_line(ai_summary, max_len)
+    first = _SENTENCE.split(one_line(abstract, 2000), maxsplit=1)[0]
+    return first if len(first) <= max_len else first[: max_len - 1].rstrip() + "…"
+
+
+def subject(picks: list[Pick]) -> str:
+    count = f"{len(picks)} trending paper{'s' if len(picks) != 1 else ''} for you"
+    line = one_line(f"{count}: {picks[0].paper.title}")
+    return line if len(line) <= SUBJECT_MAX else line[: SUBJECT_MAX - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class PaperView:
+    """What the paper macros show of a paper."""
+
+    title: str
+    authors: str
+    tldr: str
+    upvotes: int
+    page_url: str
+    abs_url: str
+    pdf_url: str
+    code_url: str | None
+
+    @classmethod
+    def of(cls, paper: Paper) -> PaperView:
+        return cls(
+            title=paper.title,
+            authors=authors_line(paper.authors),
+            tldr=tldr(paper.ai_summary, paper.abstract),
+            upvotes=paper.upvotes,
+            page_url=paper.page_url if paper.source == "hf" else paper.abs_url,
+            abs_url=paper.abs_url,
+            pdf_url=paper.pdf_url,
+            code_url=paper.github_url or paper.project_url,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PaperBlocks:
+    """A paper's parts of a digest, rendered by the paper macros."""
+
+    heading: Markup
+    details: Markup
+    links: Markup
+    text_heading: str
+    text_links: str
+
+
+@dataclass
+class Digest:
+    """One issue's digest: its templates and each paper's blocks, made once per issue;
+    `render` makes one reader's digest (or the web copy, without a recipient)."""
+
+    templates: MailTemplates
+    week: str
+    postal_address: str
+    # By paper id: a Digest lives as long as its issue's papers are unchanged.
+    _blocks: dict[int | None, PaperBlocks] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._html = self.templates.html("email/digest")
+        self._text = self.templates.text("email/digest")
+        self._html_paper = self.templates.html_macros("email/paper")
+        self._text_paper = self.templates.text_macros("email/paper")
+
+    def blocks(self, paper: Paper) -> PaperBlocks:
+        key = paper.id
+        if key not in self._blocks:
+            view = PaperView.of(paper)
+            self._blocks[key] = PaperBlocks(
+                heading=self._html_paper.heading(view),
+                details=self._html_paper.details(view),
+                links=self._html_paper.links(view),
+                text_heading=str(self._text_paper.heading(view)),
+                text_links=str(self._text_paper.links(view)),
+            )
+        return self._blocks[key]
+
+    def render(self, picks: list[Pick], recipient: Recipient | None) -> Rendered:
+        title = subject(picks)
+        top = picks[0].paper.title
+        preheader = one_line(
+            f"Top pick: {top} — and {len(picks) - 1} more"
+            if len(picks) > 1
+            else f"This week: {top}",
+            150,
+        )
+        context = {
+            "title": title,
+            "preheader": preheader,
+            "week": self.week,
+            "postal_address": self.postal_address,
+            "count_line": f"{len(picks)} paper{'s' if len(picks) != 1 else ''}",
+            "picks": [(n, self.blocks(p.paper), p.why) for n, p in enumerate(picks, start=1)],
+            "recipient": recipient,
+        }
+        return Rendered(
+            subject=title,
+            preheader=preheader,
+            text=self._text.render(context),
+            html=self._html.render(context),
+        )

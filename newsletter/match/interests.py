@@ -1,0 +1,65 @@
+"""What a reader follows, typed: free-text topics, authors and arXiv categories.
+
+A reader row keeps two JSON lists: `topics` (free text, always matched as words, even one
+that reads "author: X") and `follows` ("author:Yann LeCun", "category:cs.CL"). This module
+is the only place that reads or writes that prefixed form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    text: str
+
+    @property
+    def shown(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    name: str
+
+    @property
+    def shown(self) -> str:
+        return f"papers by {self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    code: str
+
+    @property
+    def shown(self) -> str:
+        return f"arXiv {self.code}"
+
+
+Follow = Author | Category
+Interest = Topic | Author | Category
+
+
+def parse_follow(stored: str) -> Follow:
+    kind, _, value = stored.partition(":")
+    if kind == "author":
+        return Author(value)
+    if kind == "category":
+        return Category(value)
+    raise ValueError(f"not a stored follow: {stored!r}")
+
+
+def stored(follow: Follow) -> str:
+    return f"author:{follow.name}" if isinstance(follow, Author) else f"category:{follow.code}"
+
+
+def of_reader(topics: Iterable[str], follows: Iterable[str]) -> list[Interest]:
+    """What the matcher scores for a reader: their topics, then their follows."""
+    return [*(Topic(t) for t in topics), *(parse_follow(f) for f in follows)]
+
+
+def shown(topics: Iterable[str], follows: Iterable[str]) -> list[str]:
+    """The same, as a reader reads them."""
+    return [i.shown for i in of_reader(topics, follows)]

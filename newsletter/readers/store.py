@@ -1,0 +1,190 @@
+"""The subscriber table: every read and write of a reader row happens here.
+
+Who counts as active (confirmed and not paused) is defined once, in `ACTIVE`; planning,
+the dry run, the CLI and the web app all ask through these functions. Nothing here
+commits: the caller's unit of work does (a CLI command, a web request, a batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import and_, case, tuple_, update
+from sqlmodel import Session, col, select
+
+from newsletter.delivery import ledger
+from newsletter.match.interests import Follow, stored
+from newsletter.models import Subscriber, SubscriberStatus, utcnow
+from newsletter.readers.validate import (
+    CsvRow,
+    InvalidInput,
+    Schedule,
+    clean_topics,
+    normalise_email,
+)
+
+ACTIVE = and_(
+    col(Subscriber.status) == SubscriberStatus.CONFIRMED, col(Subscriber.paused).is_(False)
+)
+PAGE = 1000  # readers read at a time, so memory does not grow with the audience
+Slot = tuple[str, int, int]  # (timezone, send day, send hour)
+
+
+def get(reader_id: int, *, session: Session) -> Subscriber | None:
+    return session.get(Subscriber, reader_id)
+
+
+def get_by_email(email: str, *, session: Session) -> Subscriber | None:
+    return session.exec(select(Subscriber).where(Subscriber.email == email)).first()
+
+
+def by_ids(ids: Collection[int], *, session: Session) -> dict[int, Subscriber]:
+    rows = session.exec(select(Subscriber).where(col(Subscriber.id).in_(list(ids))))
+    return {r.id: r for r in rows if r.id is not None}
+
+
+def active_ids(*, session: Session, only: str | None = None) -> list[int]:
+    query = select(Subscriber.id).where(ACTIVE)
+    if only:
+        query = query.where(Subscriber.email == only)
+    return [i for i in session.exec(query.order_by(col(Subscriber.id))) if i is not None]
+
+
+def iter_active(
+    *, session: Session, only: str | None = None, limit: int | None = None
+) -> Iterator[list[Subscriber]]:
+    """Active readers in pages of `PAGE`, by id."""
+    after, left = 0, limit
+    while left is None or left > 0:
+        query = select(Subscriber).where(ACTIVE, col(Subscriber.id) > after)
+        if only:
+            query = query.where(Subscriber.email == only)
+        size = PAGE if left is None else min(PAGE, left)
+        page = list(session.exec(query.order_by(col(Subscriber.id)).limit(size)))
+        if not page:
+            return
+        yield page
+        after = page[-1].id or 0
+        left = None if left is None else left - len(page)
+
+
+def send_slots(*, session: Session) -> list[Slot]:
+    """The distinct (timezone, day, hour) of active readers: few, whatever the audience."""
+    query = select(Subscriber.timezone, Subscriber.send_day, Subscriber.send_hour).where(ACTIVE)
+    return [tuple(row) for row in session.exec(query.distinct())]  # type: ignore[misc]
+
+
+def ids_in_slots(slots: Sequence[Slot], *, session: Session) -> list[int]:
+    slot = tuple_(Subscriber.timezone, Subscriber.send_day, Subscriber.send_hour)
+    ids = session.exec(select(Subscriber.id).where(ACTIVE, slot.in_(slots)))
+    return [i for i in ids if i is not None]
+
+
+def topic_lists(*, session: Session, limit: int = 5000) -> list[list[str]]:
+    """The topic lists of the most recent active readers (for the subscribe page's
+    suggestions, which keep only topics many readers share)."""
+    query = select(Subscriber.topics).where(ACTIVE).order_by(col(Subscriber.id).desc())
+    return [list(topics) for topics in session.exec(query.limit(limit))]
+
+
+def listing(*, session: Session, status: SubscriberStatus | None = None) -> list[Subscriber]:
+    query = select(Subscriber).order_by(col(Subscriber.id))
+    if status:
+        query = query.where(Subscriber.status == status)
+    return list(session.exec(query))
+
+
+def save(reader: Subscriber, *, session: Session) -> Subscriber:
+    """Write a new or changed reader (flushed, so a new one has its id)."""
+    session.add(reader)
+    session.flush()
+    return reader
+
+
+def upsert(
+    email: str,
+    topics: Iterable[str],
+    *,
+    session: Session,
+    confirmed: bool = False,
+    schedule: Schedule | None = None,
+    follows: list[Follow] | None = None,
+) -> Subscriber:
+    """Create the reader, or update the topics (and schedule) of the one with that address.
+    `follows` (from `validate.clean_follows`) stand in for topics: one of the two is needed."""
+    address = normalise_email(email)
+    cleaned = clean_topics(topics, required=not follows)
+    (schedule or Schedule()).checked()
+    reader = get_by_email(address, session=session) or Subscriber(email=address)
+    reader.topics = cleaned
+    if follows is not None:
+        reader.follows = [stored(f) for f in follows]
+    (schedule or Schedule()).apply(reader)
+    if confirmed and reader.status != SubscriberStatus.CONFIRMED:
+        reader.status, reader.confirmed_at = SubscriberStatus.CONFIRMED, utcnow()
+    return save(reader, session=session)
+
+
+def set_topics(email: str, topics: Iterable[str], *, session: Session) -> Subscriber:
+    reader = _existing(email, session=session)
+    reader.topics = clean_topics(topics)
+    return save(reader, session=session)
+
+
+def set_schedule(email: str, schedule: Schedule, *, session: Session) -> Subscriber:
+    reader = _existing(email, session=session)
+    schedule.apply(reader)
+    return save(reader, session=session)
+
+
+def import_rows(rows: list[CsvRow], *, session: Session, confirmed: bool) -> tuple[int, int]:
+    """Returns (added, updated)."""
+    added = updated = 0
+    for row in rows:
+        existed = get_by_email(row.email, session=session) is not None
+        upsert(row.email, row.topics, session=session, confirmed=confirmed)
+        updated += existed
+        added += not existed
+    return added, updated
+
+
+def record_bounces(reader_ids: Collection[int], limit: int, *, session: Session) -> None:
+    """Permanent refusals, one per reader; at `limit` in a row the address is suppressed.
+    One statement, so it is written in the same transaction as the batch's outcomes."""
+    if reader_ids:
+        _update(
+            reader_ids,
+            session,
+            bounces=Subscriber.bounces + 1,
+            status=case(
+                (col(Subscriber.bounces) + 1 >= limit, SubscriberStatus.SUPPRESSED.value),
+                else_=col(Subscriber.status),
+            ),
+        )
+
+
+def clear_bounces(reader_ids: Collection[int], *, session: Session) -> None:
+    """A message was accepted: the refusals in a row start again from zero."""
+    if reader_ids:
+        _update(reader_ids, session, bounces=0, where=col(Subscriber.bounces) > 0)
+
+
+def _update(ids: Collection[int], session: Session, where: Any = True, **values: Any) -> None:
+    statement = update(Subscriber).where(col(Subscriber.id).in_(list(ids)), where)
+    session.execute(statement.values(**values), execution_options={"synchronize_session": False})
+
+
+def remove(email: str, *, session: Session) -> None:
+    """Delete a reader and their delivery history (an operator's erase, not an unsubscribe)."""
+    reader = _existing(email, session=session)
+    assert reader.id is not None
+    ledger.forget_reader(reader.id, session=session)
+    session.delete(reader)
+
+
+def _existing(email: str, *, session: Session) -> Subscriber:
+    reader = get_by_email(normalise_email(email), session=session)
+    if reader is None:
+        raise InvalidInput(f"no subscriber with the address {email.strip()!r}")
+    return reader

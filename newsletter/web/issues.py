@@ -1,0 +1,47 @@
+""" "View in browser": a sent digest rendered again from its stored picks, without the
+personal parts (address, topics, manage and unsubscribe links), since a web copy's URL
+gets shared. Plus the pages' script."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import HTMLResponse
+
+from newsletter.delivery import issues, ledger
+from newsletter.digest.render import Digest
+from newsletter.ingest import store as papers
+from newsletter.match.engine import Pick
+from newsletter.readers import links
+from newsletter.shipped import templates_dir
+from newsletter.web.account import reader_for
+from newsletter.web.app import DB, State
+from newsletter.web.pages import not_found
+
+router = APIRouter()
+
+
+@router.get("/issues/{token}", response_class=HTMLResponse)
+def view_issue(token: str, session: DB, web: State) -> HTMLResponse:
+    reader, payload = reader_for(token, links.Purpose.VIEW, web.settings, session)
+    assert reader.id is not None
+    delivery = (
+        ledger.sent_delivery(payload[1], reader.id, session=session) if len(payload) == 2 else None
+    )
+    if delivery is None:
+        raise not_found()
+    issue = issues.by_ids([delivery.issue_id], session=session).get(delivery.issue_id)
+    found = papers.by_ids(delivery.paper_ids, session=session)
+    picks = [Pick.from_record(r, found[r["paper_id"]]) for r in delivery.picks
+             if r.get("paper_id") in found]  # fmt: skip
+    if issue is None or not picks:
+        raise not_found()
+    digest = Digest(web.mail, issue.week, web.settings.postal_address)
+    return HTMLResponse(digest.render(picks, recipient=None).html)
+
+
+@router.get("/app.js", include_in_schema=False)
+def script() -> Response:
+    body = (templates_dir() / "web" / "app.js").read_bytes()
+    return Response(
+        body, media_type="text/javascript", headers={"Cache-Control": "public, max-age=3600"}
+    )

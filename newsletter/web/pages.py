@@ -1,0 +1,90 @@
+"""Pages and errors: server-rendered templates (autoescaped), the security headers, and one
+404 page for every bad link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from starlette.exceptions import HTTPException
+
+from newsletter.shipped import templates_dir
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "img-src 'self' https:; script-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",  # token URLs must not leak to linked sites
+    "Cache-Control": "no-store",
+}
+NOT_FOUND_TEXT = (
+    "This link is not valid. Links in our emails work as sent; check it was copied whole."
+)
+
+
+class Pages:
+    def __init__(self) -> None:
+        # Web pages escape everything; unlike the emails' templates, optional values may be absent.
+        env = Environment(loader=FileSystemLoader(templates_dir()), autoescape=True)
+        self._templates = Jinja2Templates(env=env)
+
+    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return self._templates.TemplateResponse(
+            request, f"web/{name}.html", context, status_code=status
+        )
+
+    def notice(self, request: Request, title: str, text: str, status: int = 200) -> HTMLResponse:
+        return self.page(request, "notice", status, title=title, text=text)
+
+
+class Refused(Exception):
+    """A form the reader must fix: its page is the answer, and the request's unit of work
+    rolls back, so a refused form changes nothing."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("refused")
+        self.response = response
+
+
+def not_found() -> HTTPException:
+    return HTTPException(404, "not found")
+
+
+def install_error_pages(app: FastAPI) -> None:
+    def pages_of(request: Request) -> Pages:
+        found: Pages = request.app.state.web.pages
+        return found
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        missing = exc.status_code == 404
+        return pages_of(request).notice(
+            request,
+            "Page not found" if missing else "Something went wrong",
+            NOT_FOUND_TEXT if missing else str(exc.detail),
+            exc.status_code,
+        )
+
+    async def bad_request(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        err = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        detail = f"{'.'.join(str(p) for p in err['loc'][1:]) or 'request'}: {err['msg']}"
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": detail}, status_code=422)
+        return pages_of(request).notice(request, "Please check the form", detail, 422)
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Refused)
+        return exc.response
+
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, bad_request)
+    app.add_exception_handler(Refused, refused)

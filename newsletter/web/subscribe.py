@@ -1,0 +1,112 @@
+"""Subscribing: the form, its POST, and the JSON API. The answer is the same whether the
+address was new or known; the confirmation mail goes after the answer, in the background,
+so the answer's timing says nothing about the address either."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+from starlette.exceptions import HTTPException
+
+from newsletter.delivery.mailer import SendError, SmtpMailer
+from newsletter.delivery.sendtime import DAYS, parse_day
+from newsletter.digest.render import MailTemplates
+from newsletter.readers import optin
+from newsletter.readers.validate import InvalidInput, Schedule, normalise_email, split_topics
+from newsletter.settings import Settings
+from newsletter.web.app import DB, State, WebState
+from newsletter.web.pages import Refused
+
+log = logging.getLogger("newsletter.web")
+router = APIRouter()
+CHECK_INBOX = "If the address can receive our mail, a message is on its way: follow its link."
+
+
+class SubscribeIn(BaseModel):
+    email: str = Field(max_length=320)
+    topics: list[str] | str = Field(max_length=5000)
+    send_day: str = Field("mon", max_length=10)
+    send_hour: int = Field(8, ge=0, le=23)
+    timezone: str = Field("UTC", max_length=64)
+
+    def topic_list(self) -> list[str]:
+        return split_topics(self.topics) if isinstance(self.topics, str) else self.topics
+
+
+@router.get("/", response_class=HTMLResponse)
+def subscribe_form(request: Request, session: DB, web: State) -> HTMLResponse:
+    return web.pages.page(request, "subscribe", suggestions=web.suggestions.get(session), days=DAYS)
+
+
+def _subscribe(
+    data: SubscribeIn,
+    request: Request,
+    session: Session,
+    web: WebState,
+    background: BackgroundTasks,
+) -> None:
+    """Shared by the form and the API; raises InvalidInput or returns quietly."""
+    settings = web.settings
+    ip = request.client.host if request.client else "unknown"
+    if not web.limiter.allow(f"ip:{ip}", settings.subscribe_limit_per_ip):
+        raise HTTPException(429, "Too many requests from your address; try again later.")
+    try:
+        schedule = Schedule(data.timezone or "UTC", parse_day(data.send_day), data.send_hour)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+    email = normalise_email(data.email)
+    if not web.limiter.allow(f"email:{email}", settings.subscribe_limit_per_email):
+        raise HTTPException(429, "Too many requests for this address; try again later.")
+    outgoing = optin.request(email, data.topic_list(), schedule, session=session)
+    if outgoing is not None:  # sent after the answer, once the unit of work has committed
+        background.add_task(send_optin_mail, outgoing, settings, web.mail)
+
+
+def send_optin_mail(outgoing: optin.Outgoing, settings: Settings, mail: MailTemplates) -> None:
+    mailer = SmtpMailer(settings)
+    try:
+        mailer.send(optin.message(outgoing, settings, mail), outgoing.to)
+    except SendError as exc:
+        log.warning("opt-in mail for subscriber %s not sent: %s", outgoing.subscriber_id, exc)
+    finally:
+        mailer.close()
+
+
+@router.post("/subscribe", response_class=HTMLResponse)
+def subscribe(
+    request: Request,
+    session: DB,
+    web: State,
+    background: BackgroundTasks,
+    email: Annotated[str, Form(max_length=320)],
+    topics: Annotated[str, Form(max_length=5000)],
+    send_day: Annotated[str, Form(max_length=10)] = "mon",
+    send_hour: Annotated[int, Form(ge=0, le=23)] = 8,
+    timezone: Annotated[str, Form(max_length=64)] = "UTC",
+) -> HTMLResponse:
+    data = SubscribeIn(
+        email=email, topics=topics, send_day=send_day, send_hour=send_hour, timezone=timezone
+    )
+    try:
+        _subscribe(data, request, session, web, background)
+    except InvalidInput as exc:
+        form = web.pages.page(request, "subscribe", 422, error=str(exc), form=data, days=DAYS,
+                              suggestions=web.suggestions.get(session))  # fmt: skip
+        raise Refused(form) from exc
+    return web.pages.notice(request, "Check your inbox", CHECK_INBOX)
+
+
+@router.post("/api/subscribe", status_code=202)
+def subscribe_api(
+    data: SubscribeIn, request: Request, session: DB, web: State, background: BackgroundTasks
+) -> JSONResponse:
+    try:
+        _subscribe(data, request, session, web, background)
+    except InvalidInput as exc:
+        raise Refused(JSONResponse({"detail": str(exc)}, status_code=422)) from exc
+    return JSONResponse({"status": "check your inbox", "detail": CHECK_INBOX}, status_code=202)
