@@ -89,14 +89,7 @@ def report(
     return figures
 
 
-# The fixtures come from test_workers.py; ruff reads their use as arguments as redefinitions.
-def test_issue_completes_through_smtp_faults(
-    papers,
-    workers,
-    smtp: SmtpServer,
-    session,
-    tmp_path,
-) -> None:
+def test_issue_completes_through_smtp_faults(papers, workers, smtp, session, tmp_path) -> None:
     emails = audience(tmp_path, 120)
     n = len(emails)
     refused = {emails[i] for i in (3, n // 2, n - 21)}
@@ -211,11 +204,7 @@ def test_redis_restart_mid_issue_loses_nothing(
 
 
 def test_database_connections_dropped_mid_issue_lose_nothing(
-    papers,
-    workers,
-    smtp: SmtpServer,
-    session,
-    tmp_path,
+    papers, workers, smtp, session, tmp_path
 ) -> None:
     emails, started = under_way(workers, smtp, tmp_path, "w1", "w2")
     dropped = 0

@@ -15,27 +15,15 @@ from dataclasses import dataclass
 class Topic:
     text: str
 
-    @property
-    def shown(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
 class Author:
     name: str
 
-    @property
-    def shown(self) -> str:
-        return f"papers by {self.name}"
-
 
 @dataclass(frozen=True, slots=True)
 class Category:
     code: str
-
-    @property
-    def shown(self) -> str:
-        return f"arXiv {self.code}"
 
 
 Follow = Author | Category
@@ -55,6 +43,15 @@ def stored(follow: Follow) -> str:
     return f"author:{follow.name}" if isinstance(follow, Author) else f"category:{follow.code}"
 
 
+def label(interest: Interest) -> str:
+    """An interest as a reader reads it."""
+    if isinstance(interest, Author):
+        return f"papers by {interest.name}"
+    if isinstance(interest, Category):
+        return f"arXiv {interest.code}"
+    return interest.text
+
+
 def of_reader(topics: Iterable[str], follows: Iterable[str]) -> list[Interest]:
     """What the matcher scores for a reader: their topics, then their follows."""
     return [*(Topic(t) for t in topics), *(parse_follow(f) for f in follows)]
@@ -62,4 +59,4 @@ def of_reader(topics: Iterable[str], follows: Iterable[str]) -> list[Interest]:
 
 def shown(topics: Iterable[str], follows: Iterable[str]) -> list[str]:
     """The same, as a reader reads them."""
-    return [i.shown for i in of_reader(topics, follows)]
+    return [label(i) for i in of_reader(topics, follows)]

@@ -53,12 +53,11 @@ def confirm_page(request: Request, token: str, session: DB, web: State) -> HTMLR
     if expired:
         return web.pages.page(request, "expired", 410, action=f"/confirm/{token}/resend")
     # A button, not an automatic confirm: link scanners that open the URL confirm nothing.
-    return web.pages.page(
+    return web.pages.action(
         request,
-        "action",
-        title="Confirm your subscription",
+        "Confirm your subscription",
+        f"Confirm that {reader.email} wants the weekly digest.",
         button="Confirm",
-        text=f"Confirm that {reader.email} wants the weekly digest.",
         action=f"/confirm/{token}",
     )
 
@@ -129,12 +128,11 @@ def manage(
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
 def unsubscribe_page(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
     reader, _ = reader_for(token, links.Purpose.UNSUBSCRIBE, web.settings, session)
-    return web.pages.page(
+    return web.pages.action(
         request,
-        "action",
-        title="Unsubscribe",
+        "Unsubscribe",
+        f"Stop the weekly digest to {reader.email}.",
         button="Unsubscribe",
-        text=f"Stop the weekly digest to {reader.email}.",
         action=f"/unsubscribe/{token}",
     )
 

@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request, Response
 from sqlmodel import Session
 
-from newsletter.db import get_engine
+from newsletter.db import session_scope
 from newsletter.digest.render import MailTemplates
 from newsletter.readers import store, suggestions
 from newsletter.settings import Settings, get_settings
@@ -88,14 +88,8 @@ def _state(request: Request) -> WebState:
 
 
 def _unit_of_work(request: Request) -> Iterator[Session]:
-    url = _state(request).settings.database_url
-    with Session(get_engine(url), expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with session_scope(_state(request).settings.database_url) as session:
+        yield session
 
 
 State = Annotated[WebState, Depends(_state)]

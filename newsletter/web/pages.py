@@ -42,6 +42,12 @@ class Pages:
     def notice(self, request: Request, title: str, text: str, status: int = 200) -> HTMLResponse:
         return self.page(request, "notice", status, title=title, text=text)
 
+    def action(
+        self, request: Request, title: str, text: str, *, button: str, action: str
+    ) -> HTMLResponse:
+        """A page whose one button does what its link is for (link scanners press nothing)."""
+        return self.page(request, "action", title=title, text=text, button=button, action=action)
+
 
 class Refused(Exception):
     """A form the reader must fix: its page is the answer, and the request's unit of work
