@@ -14,8 +14,8 @@ from newsletter.models import Subscriber, SubscriberStatus
 from newsletter.readers import links, optin, store
 from newsletter.readers.validate import InvalidInput, Schedule, split_topics
 from newsletter.settings import Settings
-from newsletter.web.app import DB, State
 from newsletter.web.pages import Refused, not_found
+from newsletter.web.state import DB, State
 from newsletter.web.subscribe import CHECK_INBOX, send_optin_mail
 
 router = APIRouter()

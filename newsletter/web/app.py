@@ -1,63 +1,20 @@
-"""`create_app(settings)`: the app, its state, and the request's unit of work.
-
-Every route that touches the database takes a `DB` session: it commits when the route
-returns, before the answer goes out (so an unsubscribe is honoured first and a
-confirmation mail sent in the background finds its reader), and rolls back when the
-route raises, a refused form included. No route commits on its own.
-"""
+"""`create_app(settings)`: the readers' web app, its state, routes and error pages."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Annotated
+from collections.abc import Awaitable, Callable
 
-from fastapi import Depends, FastAPI, Request, Response
-from sqlmodel import Session
+from fastapi import FastAPI, Request, Response
 
-from newsletter.db import session_scope
 from newsletter.digest.render import MailTemplates
-from newsletter.readers import store, suggestions
 from newsletter.settings import Settings, get_settings
-from newsletter.web import pages
+from newsletter.web import account, issues, pages, subscribe
 from newsletter.web.ratelimit import RateLimiter
-
-SUGGESTIONS_TTL = 300.0  # seconds
-
-
-@dataclass
-class SuggestionCache:
-    """The subscribe page's suggested topics, recomputed every few minutes. Filled on first
-    use whatever the clock says: time.monotonic() counts from boot and may be near 0."""
-
-    min_readers: int
-    clock: Callable[[], float] = time.monotonic
-    _topics: list[str] = field(default_factory=list)
-    _at: float | None = None
-
-    def get(self, session: Session) -> list[str]:
-        now = self.clock()
-        if self._at is None or now - self._at > SUGGESTIONS_TTL:
-            lists = store.topic_lists(session=session)
-            self._topics = suggestions.popular(lists, min_readers=self.min_readers, count=8)
-            self._at = now
-        return self._topics
-
-
-@dataclass
-class WebState:
-    settings: Settings
-    pages: pages.Pages
-    mail: MailTemplates
-    limiter: RateLimiter
-    suggestions: SuggestionCache
+from newsletter.web.state import SuggestionCache, WebState
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    from newsletter.web import account, issues, subscribe  # routes use this module's types
-
     app = FastAPI(title="Trending papers", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = WebState(
         settings=settings,
@@ -80,18 +37,3 @@ async def _security_headers(
     for name, value in pages.SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
-
-
-def _state(request: Request) -> WebState:
-    state: WebState = request.app.state.web
-    return state
-
-
-def _unit_of_work(request: Request) -> Iterator[Session]:
-    with session_scope(_state(request).settings.database_url) as session:
-        yield session
-
-
-State = Annotated[WebState, Depends(_state)]
-# scope="function": the session closes (and commits) when the route returns, before the answer.
-DB = Annotated[Session, Depends(_unit_of_work, scope="function")]

@@ -14,8 +14,8 @@ from newsletter.match.engine import Pick
 from newsletter.readers import links
 from newsletter.shipped import templates_dir
 from newsletter.web.account import reader_for
-from newsletter.web.app import DB, State
 from newsletter.web.pages import not_found
+from newsletter.web.state import DB, State
 
 router = APIRouter()
 

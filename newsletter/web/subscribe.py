@@ -19,8 +19,8 @@ from newsletter.digest.render import MailTemplates
 from newsletter.readers import optin
 from newsletter.readers.validate import InvalidInput, Schedule, normalise_email, split_topics
 from newsletter.settings import Settings
-from newsletter.web.app import DB, State, WebState
 from newsletter.web.pages import Refused
+from newsletter.web.state import DB, State, WebState
 
 log = logging.getLogger("newsletter.web")
 router = APIRouter()
