@@ -10,7 +10,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -133,6 +133,7 @@ class SmtpServer:
     faults: int = 0  # faults injected
     connections: int = 0
     pipelining: bool = True  # advertise PIPELINING, as Postfix and most servers do
+    before_accept: dict[str, Callable[[], None]] = field(default_factory=dict)  # just before 250
     _deferred: set[str] = field(default_factory=set)
     _rng: random.Random = field(default_factory=lambda: random.Random(5))
 
@@ -183,6 +184,8 @@ class SmtpServer:
         msg = message_from_bytes(envelope.original_content, policy=policy.default)
         self.received.append((to, msg))  # type: ignore[arg-type]
         self.raw.append(envelope.original_content)
+        if to in self.before_accept:
+            self.before_accept.pop(to)()
         return "250 Message accepted"
 
 
@@ -207,6 +210,7 @@ def smtp(_smtp_controller: tuple[Controller, SmtpServer]) -> SmtpServer:
     handler.defer_share, handler.down_until, handler.faults = 0.0, 0.0, 0
     handler._deferred.clear()
     handler.connections, handler.pipelining = 0, True
+    handler.before_accept.clear()
     return handler
 
 

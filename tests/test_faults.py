@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -130,6 +131,35 @@ def test_sigkill_mid_issue_loses_nothing(papers, workers, smtp, session, tmp_pat
     tick(MONDAY.replace(hour=10))
     time.sleep(3)
     assert len(smtp.received) == before
+
+
+def test_sigkill_between_the_250_and_the_outcome_write_resends_only_that_message(
+    papers, workers, smtp, session, tmp_path
+) -> None:
+    """The worst moment to die: the server accepts a message and its outcome is never
+    written. Just before the server's 250 the worker is stopped (SIGSTOP, so it runs not one
+    more instruction), then killed."""
+    emails = audience(tmp_path, 40)
+    victim = emails[15]
+    stopped = threading.Event()
+
+    def stop_the_worker() -> None:
+        os.killpg(workers.procs["victim"].pid, signal.SIGSTOP)
+        stopped.set()
+
+    smtp.before_accept[victim] = stop_the_worker
+    workers.start("victim", concurrency=1)
+    started = time.monotonic()
+    tick(MONDAY.replace(hour=8))
+    wait_for(stopped.is_set, 60, "the victim's message to be accepted")
+    workers.kill("victim")
+    workers.start("survivor", concurrency=1)
+    finish(session, len(emails))
+
+    figures = report("sigkill-after-250", smtp, 1, set(emails), started)
+    assert figures["lost"] == 0 and figures["unexpected"] == 0
+    assert figures["duplicates"] == 1  # the victim's message only, with the same Message-ID
+    assert [to for to, _ in smtp.received].count(victim) == 2
 
 
 class PrivateRedis:

@@ -66,7 +66,7 @@ def deliver_batch(self: Task, delivery_ids: list[int], now: str | None = None) -
     mailer = SmtpMailer(settings)
     started = time.perf_counter()
     try:
-        with session_scope() as session:
+        with session_scope(batch=True) as session:
             campaign.deliver(
                 delivery_ids,
                 settings,

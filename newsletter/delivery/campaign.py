@@ -153,7 +153,7 @@ def deliver(
 
 def _deliver_one(
     delivery: Delivery,
-    reader: Subscriber,
+    reader: readers.Reader,
     state: IssueState,
     history: dict[int, set[int]],
     settings: Settings,
@@ -162,7 +162,7 @@ def _deliver_one(
     outcomes: ledger.Outcomes,
     summary: Summary,
 ) -> None:
-    if reader.status != SubscriberStatus.CONFIRMED or reader.paused:
+    if reader.status != SubscriberStatus.CONFIRMED.value or reader.paused:
         reason = "reader paused" if reader.paused else f"reader is {reader.status}"
         outcomes.skipped(delivery, reason)
         summary.skipped += 1

@@ -10,6 +10,7 @@ readers, and nothing in the cache grows with the audience.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlmodel import Session
 
@@ -18,7 +19,7 @@ from newsletter.digest.render import Digest, Links, MailTemplates, Recipient, Re
 from newsletter.ingest import store as papers
 from newsletter.match import interests
 from newsletter.match.engine import Matcher, Pick
-from newsletter.models import Issue, Subscriber
+from newsletter.models import Issue
 from newsletter.readers import links
 from newsletter.settings import Settings
 
@@ -57,11 +58,24 @@ class IssueCache:
         return self._issues[key]
 
 
+class Reader(Protocol):
+    """What a digest needs of a reader (a Subscriber row, or a batch's `store.Reader`)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def topics(self) -> list[str]: ...
+    @property
+    def follows(self) -> list[str]: ...
+
+
 @dataclass
 class Composed:
     """One reader's digest, ready to send."""
 
-    reader: Subscriber
+    reader: Reader
     picks: list[Pick]
     rendered: Rendered
     msg_id: str
@@ -78,7 +92,7 @@ class Composed:
 
 
 def picks_for(
-    reader: Subscriber, state: IssueState, already_sent: set[int], settings: Settings
+    reader: Reader, state: IssueState, already_sent: set[int], settings: Settings
 ) -> list[Pick]:
     return state.matcher.picks(
         interests.of_reader(reader.topics, reader.follows),
@@ -88,7 +102,7 @@ def picks_for(
 
 
 def compose(
-    reader: Subscriber,
+    reader: Reader,
     picks: list[Pick],
     state: IssueState,
     *,
