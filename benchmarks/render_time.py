@@ -1,6 +1,6 @@
-"""Per-reader render time: one reader's digest (subject, HTML and text) from ten picks of the
-bundled sample week, after the issue's template and paper blocks are made. Prints the
-median of five runs of 2,000 renders.
+"""Per-reader render time: one reader's digest (subject, HTML and text) from ten picks of
+the real Daily Papers of 2026-05-12 (benchmarks/data/), after the issue's template and paper
+blocks are made. Prints the median of five runs of 2,000 renders.
 
     .venv/bin/python benchmarks/render_time.py
 """
@@ -18,11 +18,12 @@ from newsletter.digest.render import Digest, Links, MailTemplates, Recipient
 from newsletter.ingest import files
 from newsletter.match.engine import Pick, TopicHit
 from newsletter.models import Paper
-from newsletter.shipped import sample_papers
+
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def main() -> None:
-    records = files.parse_bytes(sample_papers()).records
+    records = files.parse_file(DATA / "hf_daily_papers_2026-05-12.json").records
     papers = [Paper(id=i, **vars(r)) for i, r in enumerate(records[:10], start=1)]
     hits = [TopicHit("agents", 2.0, "title"), TopicHit("RL", 1.0, "abstract")]
     picks = [Pick(p, 0.9, hits) for p in papers]

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from newsletter.ingest import PaperRecord, files
-from newsletter.shipped import sample_papers
+from newsletter.shipped import sample_days
 from newsletter.text import STOPWORDS
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -34,7 +34,8 @@ def real_texts() -> tuple[Text, ...]:
     """Every distinct real paper: Daily Papers days, arXiv Atom and RSS, the seed page."""
     seen: dict[str, Text] = {}
     parsed = [files.parse_file(p) for p in sorted([*DATA.glob("*.json"), *DATA.glob("*.xml")])]
-    for r in (r for p in [*parsed, files.parse_bytes(sample_papers())] for r in p.records):
+    parsed += [files.parse_bytes(content, day) for day, content in sample_days()]
+    for r in (r for p in parsed for r in p.records):
         seen.setdefault(r.title, Text(r.title, r.abstract, tuple(r.authors), tuple(r.ai_keywords)))
     for title, abstract in _seed_page():
         seen.setdefault(title, Text(title, abstract, (), ()))

@@ -6,10 +6,9 @@ editable install alike, wherever the current folder is; never through the clone.
 
 from __future__ import annotations
 
+import datetime as dt
 from importlib import resources
 from pathlib import Path
-
-SAMPLE = "hf_daily_papers_2026-05-12.json"
 
 
 def _folder(package: str) -> Path:
@@ -25,5 +24,8 @@ def migrations_dir() -> Path:
     return _folder("newsletter.migrations")
 
 
-def sample_papers() -> bytes:
-    return (resources.files("newsletter") / "sample" / SAMPLE).read_bytes()
+def sample_days() -> list[tuple[dt.date, bytes]]:
+    """The bundled sample: the real Daily Papers of one week (2026-02-02 to 02-06), by day."""
+    folder = resources.files("newsletter") / "sample"
+    days = sorted(f.name for f in folder.iterdir() if f.name.startswith("hf_daily_papers_"))
+    return [(dt.date.fromisoformat(name[16:26]), (folder / name).read_bytes()) for name in days]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo on embedded defaults: a virtualenv, the SQLite database, the bundled sample
-# papers (real Daily Papers of 2026-05-12), a few readers, and a dry run into ./outbox/.
+# papers (the real Daily Papers of the week 2026-02-02 to 02-06), a few readers, and a dry run
+# of that week's issue into ./outbox/
 # Nothing is sent and no network is needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ $nl subscribers add chen@example.net --topic "diffusion models" --topic "video g
 $nl subscribers add dana@example.com --topic "RAG" --topic "long context" --confirmed
 $nl subscribers add eve@example.org --topic "protein folding" --confirmed
 rm -rf outbox
-$nl send --dry-run --issue-date 2026-05-12 --out outbox/
+$nl send --dry-run --issue-date 2026-02-06 --out outbox/
 
 echo
 echo "The digests are in $(pwd)/outbox/ (.eml to open in a mail client, .html for a browser)."

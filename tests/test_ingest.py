@@ -24,6 +24,48 @@ EXPECTED = {
 }
 
 
+MORE = REAL.parent / "more"
+MORE_EXPECTED = {
+    "hf_daily_papers_2026-02-02.json": 27,
+    "hf_daily_papers_2026-02-03.json": 44,
+    "hf_daily_papers_2026-02-04.json": 33,
+    "hf_daily_papers_2026-02-05.json": 35,
+    "hf_daily_papers_2026-02-06.json": 30,
+    "arxiv_oai_pmh_ListRecords_set-cs_page093_2016-03-09.xml": 1000,
+    "arxiv_api_query_cat_astro-ph_2026-04-25.atom.xml": 63,
+    "arxiv_api_query_cat_math.NT-OR-math.AG_2026-06-29.atom.xml": 5,
+    "kaggle_arxiv_metadata_oai_snapshot_first200.jsonl": 200,
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE_EXPECTED))
+def test_more_real_files_parse_completely(name: str) -> None:
+    parsed = files.parse_file(MORE / name)
+    assert parsed.skipped == [] and len(parsed.records) == MORE_EXPECTED[name]
+    for record in parsed.records:
+        assert record.title and "\n" not in record.title and "  " not in record.abstract
+        assert record.authors, record.arxiv_id
+
+
+def test_oai_pmh_and_kaggle_fields() -> None:
+    oai = files.parse_file(
+        MORE / "arxiv_oai_pmh_ListRecords_set-cs_page093_2016-03-09.xml"
+    ).records[0]
+    assert (oai.arxiv_id, oai.featured_on) == ("1602.04382", dt.date(2016, 2, 13))
+    assert oai.authors[0] == "José Espírito Santo" and oai.categories == ["cs.LO", "math.LO"]
+    assert oai.title == "A Calculus for a Coinductive Analysis of Proof Search"
+    kaggle = files.parse_file(MORE / "kaggle_arxiv_metadata_oai_snapshot_first200.jsonl").records[0]
+    assert (kaggle.arxiv_id, kaggle.featured_on) == ("0704.0001", dt.date(2007, 4, 2))
+    assert kaggle.title.endswith("at Tevatron and LHC energies")
+    assert kaggle.authors[:2] == ["C. Balázs", "E. L. Berger"] and kaggle.categories == ["hep-ph"]
+
+
+def test_an_empty_listing_feed_is_one_line_and_writes_nothing(settings, session) -> None:
+    code, out = invoke("ingest", "file", str(MORE / "arxiv_rss_atom_cs_2025-11-23_empty.xml"))
+    assert code == 1 and "holds no papers" in out and out.count("\n") == 1
+    assert count(session, Paper) == 0
+
+
 def test_every_real_file_is_in_the_expectations() -> None:
     assert sorted(p.name for p in REAL.iterdir() if p.suffix != ".md") == sorted(EXPECTED)
 

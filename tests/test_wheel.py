@@ -18,7 +18,8 @@ SHIPPED = (
     "newsletter/migrations/env.py",
     "newsletter/migrations/script.py.mako",
     "newsletter/migrations/versions/0001_initial_schema.py",
-    "newsletter/sample/hf_daily_papers_2026-05-12.json",
+    "newsletter/sample/hf_daily_papers_2026-02-02.json",
+    "newsletter/sample/hf_daily_papers_2026-02-06.json",
     "workers/tasks.py",
 )
 
@@ -53,10 +54,10 @@ def test_the_wheel_installs_and_runs_outside_the_clone(tmp_path: Path) -> None:
     env["NEWSLETTER_DATABASE_URL"] = f"sqlite:///{elsewhere / 'newsletter.db'}"
     nl = venv / "bin" / "newsletter"
     assert "database at head" in sh(nl, "db", "upgrade", cwd=elsewhere, env=env)
-    assert "added 50" in sh(nl, "ingest", "sample", cwd=elsewhere, env=env)
+    assert "added 169" in sh(nl, "ingest", "sample", cwd=elsewhere, env=env)  # five real days
     sh(nl, "subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed",
        cwd=elsewhere, env=env)  # fmt: skip
-    out = sh(nl, "send", "--dry-run", "--issue-date", "2026-05-12", "--out", "outbox",
+    out = sh(nl, "send", "--dry-run", "--issue-date", "2026-02-06", "--out", "outbox",
              cwd=elsewhere, env=env)  # fmt: skip
     assert "would_send=1" in out
     [eml] = list((elsewhere / "outbox").glob("*.eml"))

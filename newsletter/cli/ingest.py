@@ -12,7 +12,7 @@ from newsletter.db import session_scope
 from newsletter.ingest import Parsed, arxiv, files, hf, store
 from newsletter.ingest.http import make_client
 from newsletter.settings import get_settings
-from newsletter.shipped import sample_papers
+from newsletter.shipped import sample_days
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -101,5 +101,8 @@ def ingest_file(path: Path, featured_on: dt.datetime | None, as_json: bool) -> N
 @ingest.command("sample")
 @click.option("--json", "as_json", is_flag=True)
 def ingest_sample(as_json: bool) -> None:
-    """Load the bundled sample: the real Daily Papers of 2026-05-12 (no network)."""
-    _save(files.parse_bytes(sample_papers(), dt.date(2026, 5, 12)), as_json)
+    """Load the bundled sample: the real Daily Papers of 2026-02-02 to 02-06 (no network)."""
+    parsed = Parsed()
+    for day, content in sample_days():
+        parsed.extend(files.parse_bytes(content, day))
+    _save(parsed, as_json)

@@ -1,6 +1,8 @@
-"""arXiv: the export API's Atom feed (and the RSS listing) -> PaperRecords, and paged fetching.
+"""arXiv: the export API's Atom feed, the RSS listing and OAI-PMH `ListRecords` pages
+(`metadataPrefix=arXiv`) -> PaperRecords, and paged fetching from the export API.
 
-An arXiv paper has no upvotes; it is "featured" on the day it was published.
+An arXiv paper has no upvotes; it is "featured" on the day it was published (OAI-PMH: the
+day its first version was created).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ NS = {
     "arxiv": "http://arxiv.org/schemas/atom",
     "dc": "http://purl.org/dc/elements/1.1/",
 }
+OAI = {"oai": "http://www.openarchives.org/OAI/2.0/", "arx": "http://arxiv.org/OAI/arXiv/"}
 PAGE_SIZE = 100
 
 
@@ -38,7 +41,10 @@ def parse_xml(content: bytes | str) -> Parsed:
     if root.tag == "rss":
         day = _rss_day(root)
         return _parse_entries(root.findall("channel/item"), lambda e: _rss_record(e, day))
-    raise FeedError(f"not an arXiv Atom feed or RSS listing (root element {root.tag!r})")
+    if root.tag == f"{{{OAI['oai']}}}OAI-PMH":
+        records = root.findall("oai:ListRecords/oai:record/oai:metadata/arx:arXiv", OAI)
+        return _parse_entries(records, _oai_record)
+    raise FeedError(f"not an arXiv Atom feed, RSS listing or OAI-PMH page (root {root.tag!r})")
 
 
 def _parse_entries(entries: list[Element], build: Callable[[Element], PaperRecord]) -> Parsed:
@@ -51,8 +57,8 @@ def _parse_entries(entries: list[Element], build: Callable[[Element], PaperRecor
     return parsed
 
 
-def _text(entry: Element, path: str) -> str:
-    node = entry.find(path, NS)
+def _text(entry: Element, path: str, namespaces: dict[str, str] = NS) -> str:
+    node = entry.find(path, namespaces)
     if node is None or not (node.text or "").strip():
         raise ValueError(f"missing {path.split(':')[-1]}")
     return node.text or ""
@@ -71,6 +77,26 @@ def _atom_record(entry: Element) -> PaperRecord:
         ],
         published_at=published,
         categories=[c.get("term", "") for c in entry.findall("atom:category", NS) if c.get("term")],
+    )
+
+
+def _oai_record(meta: Element) -> PaperRecord:
+    created = dt.date.fromisoformat(_text(meta, "arx:created", OAI).strip())
+    names = (
+        " ".join(
+            filter(None, (a.findtext(f"arx:{part}", "", OAI) for part in ("forenames", "keyname")))
+        )
+        for a in meta.findall("arx:authors/arx:author", OAI)
+    )
+    return PaperRecord(
+        arxiv_id=clean_arxiv_id(_text(meta, "arx:id", OAI)),
+        title=one_line(_text(meta, "arx:title", OAI), 500),
+        abstract=one_line(_text(meta, "arx:abstract", OAI), 10_000),
+        featured_on=created,
+        source="arxiv",
+        authors=[one_line(name, 200) for name in names if name.strip()],
+        published_at=dt.datetime.combine(created, dt.time(), tzinfo=dt.UTC),
+        categories=(meta.findtext("arx:categories", "", OAI) or "").split(),
     )
 
 

@@ -1,5 +1,6 @@
 """Local files in the sources' own formats: a Daily Papers JSON array, JSONL of the same
-items, or an arXiv Atom/RSS document. The format is told from the content, not the name."""
+items or of the Kaggle arXiv snapshot, or an arXiv Atom/RSS/OAI-PMH document. The format is
+told from the content, not the name."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from newsletter.ingest import FeedError, Parsed, arxiv, hf
+from pydantic import ValidationError
+
+from newsletter.ingest import FeedError, Parsed, arxiv, hf, kaggle
 
 MAX_BYTES = 64 * 1024 * 1024
 
@@ -43,7 +46,10 @@ def _parse(content: bytes, featured_on: dt.date | None) -> Parsed:
         return hf.parse_items(_json(content), featured_on)
     if head == b"{":
         return _jsonl(content, featured_on)
-    raise FeedError("not a Daily Papers JSON array, JSONL file or arXiv Atom/RSS document")
+    raise FeedError(
+        "not a Daily Papers JSON array, a JSONL file (Daily Papers or the Kaggle arXiv snapshot)"
+        " or an arXiv Atom, RSS or OAI-PMH document"
+    )
 
 
 def _json(content: bytes) -> object:
@@ -65,6 +71,12 @@ def _jsonl(content: bytes, featured_on: dt.date | None) -> Parsed:
             if number == 1:
                 raise FeedError(f"invalid JSON on line 1: {exc}") from exc
             parsed.skipped.append(f"line {number}: invalid JSON")
+            continue
+        if kaggle.is_item(item):
+            try:
+                parsed.records.append(kaggle.parse_item(item))
+            except (ValidationError, ValueError) as exc:
+                parsed.skipped.append(f"line {number}: {hf.first_error(exc)}")
             continue
         one = hf.parse_items([item], featured_on)
         parsed.records.extend(one.records)

@@ -58,7 +58,7 @@ def parse_items(data: Any, featured_on: dt.date | None = None) -> Parsed:
         try:
             parsed.records.append(_record(_Item.model_validate(raw), featured_on))
         except (ValidationError, ValueError) as exc:
-            parsed.skipped.append(f"item {index} ({_name(raw)}): {_first_error(exc)}")
+            parsed.skipped.append(f"item {index} ({_name(raw)}): {first_error(exc)}")
     return parsed
 
 
@@ -93,7 +93,7 @@ def _name(raw: Any) -> str:
     return one_line(ident, 40) if ident else "no id"
 
 
-def _first_error(exc: Exception) -> str:
+def first_error(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
