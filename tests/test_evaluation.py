@@ -13,8 +13,8 @@ from newsletter.cli import cli
 def test_eval_relevance_engine_beats_substring_baseline() -> None:
     result = CliRunner().invoke(cli, ["eval", "relevance", "--no-speed", "--json"])
     assert result.exit_code == 0, result.output
-    macro = json.loads(result.output)["macro"]
-    ours, base = macro["engine"], macro["baseline"]
+    macro = json.loads(result.output)["sets"]["own (16 topics)"]["macro"]
+    ours, base = macro["engine"], macro["substring"]
     for metric in ("p5", "r10", "ndcg10"):
         assert ours[metric] > base[metric], metric
     assert ours["empty_returned"] == 0

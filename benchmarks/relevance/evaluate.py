@@ -90,6 +90,44 @@ def score(ranked: list[str], grades: dict[str, int]) -> Scores:
     return Scores(p5, r10, dcg / idcg, len(ranked))
 
 
+BLIND = Path(__file__).resolve().parent / "blind"
+
+
+def load_blind(shared: Path) -> tuple[list[Paper], dict[str, dict[str, int]], dict[str, list[str]]]:
+    """The blind set: its corpus (built from `shared` as pool.py builds it), the grades of
+    every judged topic, and the fixed tune / test split."""
+    from benchmarks.relevance.pool import corpus
+
+    papers, _ = corpus(shared)
+    grades = {}
+    for path in sorted((BLIND / "judgments").glob("*.json")):
+        data = json.loads(path.read_text())
+        grades[data["topic"]] = {pid: int(g) for pid, g in data["grades"].items()}
+    split = json.loads((BLIND / "split.json").read_text())
+    return papers, grades, {"tune": split["tune"], "test": split["test"]}
+
+
+def run_sets(benchmarks: Path, shared: Path) -> dict[str, dict[str, object]]:
+    """Every judged set: the project's own, and the blind set's halves when its corpus is here."""
+    sets: dict[str, tuple[list[Paper], dict[str, dict[str, int]]]] = {}
+    sets["own (16 topics)"] = load_judged(benchmarks / "relevance" / "judgments.json",
+                                          benchmarks.resolve().parent)  # fmt: skip
+    if (shared / "data" / "more").is_dir() and (BLIND / "judgments").is_dir():
+        papers, grades, halves = load_blind(shared)
+        for half, topics in halves.items():
+            sets[f"blind {half}"] = (papers, {t: grades[t] for t in topics if t in grades})
+    out: dict[str, dict[str, object]] = {}
+    for name, (papers, judged) in sets.items():
+        ours = evaluate(engine(papers), judged)
+        base = evaluate(substring_baseline(papers), judged)
+        out[name] = {
+            "papers": len(papers),
+            "topics": {t: {"engine": vars(ours[t]), "substring": vars(base[t])} for t in judged},
+            "macro": {"engine": macro(ours), "substring": macro(base)},
+        }
+    return out
+
+
 def evaluate(ranker: Ranker, judged: dict[str, dict[str, int]]) -> dict[str, Scores]:
     return {topic: score(ranker(topic), grades) for topic, grades in judged.items()}
 
