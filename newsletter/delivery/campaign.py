@@ -7,7 +7,7 @@ selection and rendering and writes nothing to the database. The CLI and the Cele
 tasks call these same functions.
 
 This module is the batch's unit of work: `_commit` is where a plan, a claim and a batch's
-outcomes are committed, and nowhere else in a batch commits.
+outcomes are made durable, and nowhere else in a batch commits.
 """
 
 from __future__ import annotations
@@ -49,8 +49,11 @@ class Summary:
 def _commit(
     session: Session, outcomes: ledger.Outcomes | None = None, *, bounce_limit: int = 0
 ) -> None:
-    """Commit the batch's work so far, with `outcomes` written (deliveries and the readers'
-    bounce counts in one transaction); on a dropped connection, write them again."""
+    """Make the batch's work so far durable, with `outcomes` written: the deliveries, then
+    the readers' bounce counts. A CLI session holds them in one transaction; a worker's batch
+    connection commits each statement as it runs (`db.session_scope(batch=True)`). On a
+    dropped connection they are written again: the deliveries' UPDATEs by id are idempotent;
+    a bounce count may then be one too high."""
     for pause in (*_RETRIES, None):
         try:
             if outcomes is not None:
