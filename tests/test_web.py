@@ -99,11 +99,26 @@ def test_subscribe_form_then_confirm(client, session, smtp) -> None:
     page = client.get(path)  # what a link scanner does: confirms nothing
     assert page.status_code == 200 and 'method="post"' in page.text
     assert reader(session).status == SubscriberStatus.UNCONFIRMED  # type: ignore[union-attr]
+    assert "scanners" in page.text  # why a press is needed
     done = client.post(path)
     assert done.status_code == 200 and "You are subscribed" in done.text
     ada = reader(session)
     assert ada.status == SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
     assert ada.confirmed_at and ada.consent_ip == "testclient"  # type: ignore[union-attr]
+    # The answer and a welcome mail say when the first digest comes, in Ada's own zone (she
+    # asked for Tuesdays 07:00 Europe/Berlin), her topics, and her manage link.
+    assert re.search(r"Tuesday \d+ \w+, 07:00 \(Europe/Berlin\)", done.text)
+    assert "mixture of experts, RLHF, agents" in done.text
+    [(to, welcome)] = smtp.received[1:]
+    body = welcome.get_body(("plain",)).get_content()
+    assert to == "ada@example.com" and welcome["Subject"].startswith("Welcome")
+    assert re.search(r"Tuesday \d+ \w+, 07:00 \(Europe/Berlin\)", body)
+    manage = re.search(r"(https://papers\.example\.com/manage/\S+)", body).group(1)  # type: ignore[union-attr]
+    assert client.get(path_of(manage)).status_code == 200
+    # Opening the confirmation link again leads on to the manage page; no second welcome.
+    again = client.get(path)
+    assert "already confirmed" in again.text and "/manage/" in again.text
+    assert client.post(path).status_code == 200 and len(smtp.received) == 2
 
 
 def test_same_answer_whatever_the_address_is(client, session, smtp) -> None:
@@ -242,6 +257,26 @@ def test_bad_tokens_are_404_on_every_route(client, session) -> None:
     assert reader(session).status == SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
 
 
+def test_manage_form_keeps_every_edit_beside_an_error(client, session) -> None:
+    run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
+    path = path_of(link(get_settings(), Purpose.MANAGE, reader(session).id))  # type: ignore[union-attr,arg-type]
+    edits = {"topics": "agents\nsparse autoencoders", "send_day": "fri", "send_hour": "18",
+             "timezone": "Mars/Olympus_Mons", "paused": "true"}  # fmt: skip
+    refused = client.post(path, data=edits)
+    assert refused.status_code == 422 and "unknown timezone" in refused.text
+    html = refused.text
+    assert "sparse autoencoders" in html and 'value="Mars/Olympus_Mons"' in html
+    assert '<option value="fri" selected>' in html and '<option value="18" selected>' in html
+    assert 'name="paused" value="true" checked' in html
+    assert reader(session).topics == ["agents"]  # type: ignore[union-attr]  # nothing saved
+    # Zones match whatever their case; the old abbreviations that ignore summer time do not.
+    assert client.post(path, data=edits | {"timezone": "EST"}).status_code == 422
+    saved = client.post(path, data=edits | {"timezone": "europe/berlin"})
+    assert saved.status_code == 200 and "Saved." in saved.text
+    assert reader(session).timezone == "Europe/Berlin"  # type: ignore[union-attr]
+    assert '<option value="Asia/Tokyo">' in saved.text  # the searchable list of zones
+
+
 def test_manage_changes_topics_schedule_and_pause(client, session) -> None:
     run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
     path = path_of(link(get_settings(), Purpose.MANAGE, reader(session).id))  # type: ignore[union-attr,arg-type]
@@ -287,6 +322,28 @@ def test_unsubscribe_button_and_one_click(client, session, settings) -> None:
     )
     assert response.status_code == 200
     assert reader(session).status == SubscriberStatus.UNSUBSCRIBED  # type: ignore[union-attr]
+    # Reopened, the link says so and offers the way back; the manage page offers it too.
+    again = client.get(path_of(url))
+    assert "You are unsubscribed" in again.text and "Subscribe again" in again.text
+    manage = path_of(link(get_settings(), Purpose.MANAGE, reader(session).id))  # type: ignore[union-attr,arg-type]
+    assert "Subscribe again" in client.get(manage).text
+    back = client.post(path_of(url) + "/undo")
+    assert back.status_code == 200 and "Pause instead" in back.text
+    assert reader(session).status == SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
+    paused = client.post(path_of(url) + "/pause")
+    assert paused.status_code == 200 and "/manage/" in paused.text
+    ada = reader(session)
+    assert ada.status == SubscriberStatus.CONFIRMED and ada.paused  # type: ignore[union-attr]
+
+
+def test_public_pages_head_icon_privacy_and_a_way_home(client) -> None:
+    assert client.head("/").status_code == 200
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg")
+    privacy = client.get("/privacy")
+    assert privacy.status_code == 200 and "IP address" in privacy.text
+    missing = client.get("/manage/not-a-token")
+    assert missing.status_code == 404 and 'href="/"' in missing.text
 
 
 def test_digest_links_and_view_in_browser(client, session, smtp) -> None:

@@ -48,6 +48,27 @@ def due_date(
     return None
 
 
+def first_send(
+    now: dt.datetime, timezone: str, send_day: int, send_hour: int, grace: dt.timedelta
+) -> dt.datetime:
+    """When a reader who is active from `now` gets their first digest, in their own zone:
+    the next hourly tick if their moment this week has just passed (within `grace`), else
+    their next moment."""
+    local = now.astimezone(zone(timezone))
+    if due_date(now, timezone, send_day, send_hour, grace) is not None:
+        return (local + dt.timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    monday = local.date() - dt.timedelta(days=local.weekday())
+    moment = dt.datetime.combine(
+        monday + dt.timedelta(days=send_day), dt.time(send_hour), tzinfo=local.tzinfo
+    )
+    return moment if moment > local else moment + dt.timedelta(days=7)
+
+
+def described(moment: dt.datetime, timezone: str) -> str:
+    """ "Monday 18 May, 08:00 (Europe/Berlin)"."""
+    return f"{moment:%A} {moment.day} {moment:%B}, {moment:%H:%M} ({timezone})"
+
+
 def iso_week(day: dt.date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"

@@ -14,8 +14,10 @@ from email.utils import make_msgid
 
 from sqlmodel import Session
 
+from newsletter.delivery.sendtime import described, first_send
 from newsletter.digest.message import build
 from newsletter.digest.render import MailTemplates, Rendered
+from newsletter.match.interests import shown
 from newsletter.models import Subscriber, SubscriberStatus, utcnow
 from newsletter.readers import links, store
 from newsletter.readers.validate import Schedule, clean_topics, normalise_email
@@ -27,7 +29,7 @@ class Outgoing:
     """An email to send after the request has been answered."""
 
     to: str
-    kind: str  # "confirm" or "already"
+    kind: str  # "confirm", "already" or "welcome"
     subscriber_id: int
 
 
@@ -66,6 +68,18 @@ def unsubscribe(reader: Subscriber, *, session: Session) -> None:
         store.save(reader, session=session)
 
 
+def resubscribe(reader: Subscriber, *, session: Session) -> None:
+    if reader.status == SubscriberStatus.UNSUBSCRIBED:
+        reader.status, reader.paused = SubscriberStatus.CONFIRMED, False
+        store.save(reader, session=session)
+
+
+def pause(reader: Subscriber, *, session: Session) -> None:
+    if reader.status == SubscriberStatus.CONFIRMED:
+        reader.paused = True
+        store.save(reader, session=session)
+
+
 def set_preferences(
     reader: Subscriber, topics: list[str], schedule: Schedule, paused: bool, *, session: Session
 ) -> None:
@@ -76,15 +90,32 @@ def set_preferences(
     store.save(reader, session=session)
 
 
-def message(outgoing: Outgoing, settings: Settings, templates: MailTemplates) -> bytes:
-    """The confirmation (or "you are already subscribed") email."""
-    sid = outgoing.subscriber_id
-    subject = (
-        "Confirm your subscription to Trending Papers"
-        if outgoing.kind == "confirm"
-        else "You are already subscribed to Trending Papers"
+def first_digest(reader: Subscriber, settings: Settings) -> str:
+    """When a reader confirmed now gets their first digest, in words and their own zone."""
+    moment = first_send(
+        utcnow(), reader.timezone, reader.send_day, reader.send_hour, settings.send_grace
     )
-    context = {
+    return described(moment, reader.timezone)
+
+
+SUBJECTS = {
+    "confirm": "Confirm your subscription to Trending Papers",
+    "already": "You are already subscribed to Trending Papers",
+    "welcome": "Welcome to Trending Papers: your first digest and your link",
+}
+
+
+def message(
+    outgoing: Outgoing,
+    settings: Settings,
+    templates: MailTemplates,
+    reader: Subscriber | None = None,
+) -> bytes:
+    """The confirmation, "you are already subscribed" or welcome email (`reader` for the
+    welcome: its topics and first send time)."""
+    sid = outgoing.subscriber_id
+    subject = SUBJECTS[outgoing.kind]
+    context: dict[str, object] = {
         "kind": outgoing.kind,
         "confirm_url": links.link(settings, links.Purpose.CONFIRM, sid),
         "manage_url": links.link(settings, links.Purpose.MANAGE, sid),
@@ -92,7 +123,13 @@ def message(outgoing: Outgoing, settings: Settings, templates: MailTemplates) ->
         "title": subject,
         "preheader": subject,
     }
-    text, html = templates.page("email/confirm", context)
+    if reader is not None:
+        context |= {
+            "topics": shown(reader.topics, reader.follows),
+            "first_send": first_digest(reader, settings),
+        }
+    name = "email/welcome" if outgoing.kind == "welcome" else "email/confirm"
+    text, html = templates.page(name, context)
     return build(
         Rendered(subject, subject, text, html),
         settings=settings,

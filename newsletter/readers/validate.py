@@ -12,7 +12,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import lru_cache
+from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -94,12 +95,27 @@ def clean_follows(authors: Iterable[str], categories: Iterable[str]) -> list[Fol
     return list(dict.fromkeys(follows))
 
 
+_REGIONS = ("Africa/", "America/", "Antarctica/", "Arctic/", "Asia/", "Atlantic/",
+            "Australia/", "Europe/", "Indian/", "Pacific/")  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def timezones() -> dict[str, str]:
+    """The zones a reader may pick, by their case-folded name: UTC and the IANA Region/City
+    names. Not the old abbreviations (EST, MST), which ignore summer time."""
+    names = [n for n in available_timezones() if n.startswith(_REGIONS)] + ["UTC"]
+    return {n.casefold(): n for n in sorted(names)}
+
+
 def check_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput(f"unknown timezone {one_line(name, 60)!r}") from exc
-    return name
+    """The IANA name of the zone `name` names, whatever its case ("europe/berlin")."""
+    found = timezones().get(name.strip().casefold())
+    if found is None:
+        raise InvalidInput(
+            f"unknown timezone {one_line(name, 60)!r}: pick a Region/City name such as "
+            "Europe/Berlin or America/New_York, or UTC"
+        )
+    return found
 
 
 def split_topics(text: str) -> list[str]:
@@ -116,23 +132,23 @@ class Schedule:
     send_hour: int | None = None
 
     def checked(self) -> Schedule:
-        """Raises InvalidInput unless every given value is valid."""
-        if self.timezone is not None:
-            check_timezone(self.timezone)
+        """The same schedule with the timezone's IANA name; raises InvalidInput unless every
+        given value is valid."""
         if self.send_day is not None and not 0 <= self.send_day <= 6:
             raise InvalidInput("send day must be Monday (0) to Sunday (6)")
         if self.send_hour is not None and not 0 <= self.send_hour <= 23:
             raise InvalidInput("send hour must be 0 to 23")
-        return self
+        zone = check_timezone(self.timezone) if self.timezone is not None else None
+        return Schedule(zone, self.send_day, self.send_hour)
 
     def apply(self, reader: Subscriber) -> None:
-        self.checked()
-        if self.timezone is not None:
-            reader.timezone = self.timezone
-        if self.send_day is not None:
-            reader.send_day = self.send_day
-        if self.send_hour is not None:
-            reader.send_hour = self.send_hour
+        valid = self.checked()
+        if valid.timezone is not None:
+            reader.timezone = valid.timezone
+        if valid.send_day is not None:
+            reader.send_day = valid.send_day
+        if valid.send_hour is not None:
+            reader.send_hour = valid.send_hour
 
 
 @dataclass

@@ -10,12 +10,13 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from newsletter.delivery.sendtime import DAYS, parse_day
+from newsletter.match.interests import shown
 from newsletter.models import Subscriber, SubscriberStatus
 from newsletter.readers import links, optin, store
 from newsletter.readers.validate import InvalidInput, Schedule, split_topics
 from newsletter.settings import Settings
 from newsletter.web.pages import Refused, not_found
-from newsletter.web.state import DB, State
+from newsletter.web.state import DB, State, WebState
 from newsletter.web.subscribe import CHECK_INBOX, send_optin_mail
 
 router = APIRouter()
@@ -49,33 +50,46 @@ def _confirm_token(token: str, settings: Settings, session: Session) -> tuple[Su
 def confirm_page(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
     reader, expired = _confirm_token(token, web.settings, session)
     if reader.status == SubscriberStatus.CONFIRMED:
-        return web.pages.notice(request, "You are subscribed", "This address is already confirmed.")
+        assert reader.id is not None
+        manage = links.link(web.settings, links.Purpose.MANAGE, reader.id)
+        return web.pages.page(request, "done", title="You are subscribed",
+                              text="This address is already confirmed.",
+                              link=manage, link_text="Change topics, day or time")  # fmt: skip
     if expired:
         return web.pages.page(request, "expired", 410, action=f"/confirm/{token}/resend")
     # A button, not an automatic confirm: link scanners that open the URL confirm nothing.
     return web.pages.action(
         request,
         "Confirm your subscription",
-        f"Confirm that {reader.email} wants the weekly digest.",
+        f"Confirm that {reader.email} wants the weekly digest. One press is needed because "
+        "mail security scanners open every link in a message: only a person confirms.",
         button="Confirm",
         action=f"/confirm/{token}",
     )
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
-def confirm(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
+def confirm(
+    request: Request, token: str, session: DB, web: State, background: BackgroundTasks
+) -> HTMLResponse:
     reader, expired = _confirm_token(token, web.settings, session)
     if expired and reader.status != SubscriberStatus.CONFIRMED:
         return web.pages.page(request, "expired", 410, action=f"/confirm/{token}/resend")
+    newly = reader.status != SubscriberStatus.CONFIRMED
     optin.confirm(reader, request.client.host if request.client else None, session=session)
     assert reader.id is not None
+    if newly:  # the welcome mail keeps the manage link where the reader can find it again
+        welcome = optin.Outgoing(reader.email, "welcome", reader.id)
+        background.add_task(send_optin_mail, welcome, web.settings, web.mail, reader)
     return web.pages.page(
         request,
         "done",
         title="You are subscribed",
-        text="Your first digest comes at your next send time.",
+        text=f"Your first digest comes {optin.first_digest(reader, web.settings)}, on your "
+        f"topics: {', '.join(shown(reader.topics, reader.follows))}. We have emailed you "
+        "this page's link too.",
         link=links.link(web.settings, links.Purpose.MANAGE, reader.id),
-        link_text="Manage your topics",
+        link_text="Change topics, day or time",
     )
 
 
@@ -94,10 +108,28 @@ def confirm_resend(
     return web.pages.notice(request, "Check your inbox", CHECK_INBOX)
 
 
+def _form(reader: Subscriber) -> dict[str, object]:
+    """The manage form's fields, as the reader has them."""
+    return {
+        "topics": "\n".join(reader.topics),
+        "send_day": reader.send_day,
+        "send_hour": reader.send_hour,
+        "timezone": reader.timezone,
+        "paused": reader.paused,
+    }
+
+
+def _manage(request: Request, web: WebState, reader: Subscriber, token: str, status: int = 200,
+            **context: object) -> HTMLResponse:  # fmt: skip
+    context.setdefault("form", _form(reader))
+    return web.pages.page(request, "manage", status, reader=reader, days=DAYS,
+                          action=f"/manage/{token}", **context)  # fmt: skip
+
+
 @router.get("/manage/{token}", response_class=HTMLResponse)
 def manage_page(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
     reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
-    return web.pages.page(request, "manage", reader=reader, days=DAYS, action=f"/manage/{token}")
+    return _manage(request, web, reader, token)
 
 
 @router.post("/manage/{token}", response_class=HTMLResponse)
@@ -117,24 +149,45 @@ def manage(
         schedule = Schedule(timezone, parse_day(send_day), send_hour)
         optin.set_preferences(reader, split_topics(topics), schedule, paused, session=session)
     except (InvalidInput, ValueError) as exc:
-        form = web.pages.page(request, "manage", 422, reader=reader, days=DAYS, error=str(exc),
-                              action=f"/manage/{token}")  # fmt: skip
-        raise Refused(form) from exc
-    return web.pages.page(
-        request, "manage", reader=reader, days=DAYS, saved=True, action=f"/manage/{token}"
-    )
+        # Every edit comes back as typed, beside the error, so nothing has to be typed again.
+        day = DAYS.index(send_day[:3].lower()) if send_day[:3].lower() in DAYS else 0
+        typed = {"topics": topics, "send_day": day, "send_hour": send_hour,
+                 "timezone": timezone, "paused": paused}  # fmt: skip
+        raise Refused(
+            _manage(request, web, reader, token, 422, error=str(exc), form=typed)
+        ) from exc
+    return _manage(request, web, reader, token, saved=True)
+
+
+def _unsubscribe_page(
+    request: Request, web: WebState, reader: Subscriber, token: str
+) -> HTMLResponse:
+    """What the unsubscribe link shows now: the button (with pause instead), or, once
+    unsubscribed, a way back."""
+    action = f"/unsubscribe/{token}"
+    if reader.status == SubscriberStatus.UNSUBSCRIBED:
+        text = f"{reader.email} gets no more digests. Changed your mind? One press undoes it."
+        return web.pages.page(request, "unsubscribe", title="You are unsubscribed", text=text,
+                              state="unsubscribed", action=action)  # fmt: skip
+    if reader.status == SubscriberStatus.CONFIRMED and not reader.paused:
+        text = f"Stop the weekly digest to {reader.email}."
+        return web.pages.page(request, "unsubscribe", title="Unsubscribe", text=text,
+                              state="subscribed", action=action)  # fmt: skip
+    text = f"{reader.email} gets no digests now."
+    return web.pages.page(request, "unsubscribe", title="No digests", text=text, state="")
+
+
+@router.post("/manage/{token}/resubscribe", response_class=HTMLResponse)
+def manage_resubscribe(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
+    reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
+    optin.resubscribe(reader, session=session)
+    return _manage(request, web, reader, token, saved=True)
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
 def unsubscribe_page(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
     reader, _ = reader_for(token, links.Purpose.UNSUBSCRIBE, web.settings, session)
-    return web.pages.action(
-        request,
-        "Unsubscribe",
-        f"Stop the weekly digest to {reader.email}.",
-        button="Unsubscribe",
-        action=f"/unsubscribe/{token}",
-    )
+    return _unsubscribe_page(request, web, reader, token)
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
@@ -143,8 +196,23 @@ def unsubscribe(request: Request, token: str, session: DB, web: State) -> HTMLRe
     Honoured at once: the request's unit of work commits before the answer."""
     reader, _ = reader_for(token, links.Purpose.UNSUBSCRIBE, web.settings, session)
     optin.unsubscribe(reader, session=session)
-    return web.pages.notice(
-        request,
-        "You are unsubscribed",
-        "You will get no more digests. You can subscribe again at any time.",
-    )
+    return _unsubscribe_page(request, web, reader, token)
+
+
+@router.post("/unsubscribe/{token}/undo", response_class=HTMLResponse)
+def resubscribe(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
+    """From the reader's own unsubscribe link, so it is their own decision again."""
+    reader, _ = reader_for(token, links.Purpose.UNSUBSCRIBE, web.settings, session)
+    optin.resubscribe(reader, session=session)
+    return _unsubscribe_page(request, web, reader, token)
+
+
+@router.post("/unsubscribe/{token}/pause", response_class=HTMLResponse)
+def pause(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
+    reader, _ = reader_for(token, links.Purpose.UNSUBSCRIBE, web.settings, session)
+    optin.pause(reader, session=session)
+    assert reader.id is not None
+    manage = links.link(web.settings, links.Purpose.MANAGE, reader.id)
+    return web.pages.page(request, "done", title="Paused",
+                          text=f"{reader.email} gets no digests until you resume them.",
+                          link=manage, link_text="Resume, or change topics")  # fmt: skip

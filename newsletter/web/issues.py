@@ -1,10 +1,10 @@
 """ "View in browser": a sent digest rendered again from its stored picks, without the
 personal parts (address, topics, manage and unsubscribe links), since a web copy's URL
-gets shared. Plus the pages' script."""
+gets shared. Plus the public pages that hold no reader: privacy, the script, the icon."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from newsletter.delivery import issues, ledger
@@ -39,9 +39,22 @@ def view_issue(token: str, session: DB, web: State) -> HTMLResponse:
     return HTMLResponse(digest.render(picks, recipient=None).html)
 
 
+def _static(name: str, media_type: str) -> Response:
+    body = (templates_dir() / "web" / name).read_bytes()
+    return Response(body, media_type=media_type, headers={"Cache-Control": "public, max-age=3600"})
+
+
 @router.get("/app.js", include_in_schema=False)
 def script() -> Response:
-    body = (templates_dir() / "web" / "app.js").read_bytes()
-    return Response(
-        body, media_type="text/javascript", headers={"Cache-Control": "public, max-age=3600"}
-    )
+    return _static("app.js", "text/javascript")
+
+
+@router.get("/favicon.svg", include_in_schema=False)
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    return _static("favicon.svg", "image/svg+xml")
+
+
+@router.get("/privacy", response_class=HTMLResponse)
+def privacy(request: Request, web: State) -> HTMLResponse:
+    return web.pages.page(request, "privacy", min_readers=web.settings.suggest_min_readers)

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from starlette.exceptions import HTTPException
 
+from newsletter.readers.validate import timezones
 from newsletter.shipped import templates_dir
 
 SECURITY_HEADERS = {
@@ -32,6 +33,7 @@ class Pages:
     def __init__(self) -> None:
         # Web pages escape everything; unlike the emails' templates, optional values may be absent.
         env = Environment(loader=FileSystemLoader(templates_dir()), autoescape=True)
+        env.globals["zones"] = list(timezones().values())  # the timezone fields' choices
         self._templates = Jinja2Templates(env=env)
 
     def page(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:

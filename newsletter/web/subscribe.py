@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from newsletter.delivery.mailer import SendError, SmtpMailer
 from newsletter.delivery.sendtime import DAYS, parse_day
 from newsletter.digest.render import MailTemplates
+from newsletter.models import Subscriber
 from newsletter.readers import optin
 from newsletter.readers.validate import InvalidInput, Schedule, normalise_email, split_topics
 from newsletter.settings import Settings
@@ -38,7 +39,7 @@ class SubscribeIn(BaseModel):
         return split_topics(self.topics) if isinstance(self.topics, str) else self.topics
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def subscribe_form(request: Request, session: DB, web: State) -> HTMLResponse:
     return web.pages.page(request, "subscribe", suggestions=web.suggestions.get(session), days=DAYS)
 
@@ -67,10 +68,16 @@ def _subscribe(
         background.add_task(send_optin_mail, outgoing, settings, web.mail)
 
 
-def send_optin_mail(outgoing: optin.Outgoing, settings: Settings, mail: MailTemplates) -> None:
+def send_optin_mail(
+    outgoing: optin.Outgoing,
+    settings: Settings,
+    mail: MailTemplates,
+    reader: Subscriber | None = None,
+) -> None:
+    """Runs after the answer (and after the request's unit of work has committed)."""
     mailer = SmtpMailer(settings)
     try:
-        mailer.send(optin.message(outgoing, settings, mail), outgoing.to)
+        mailer.send(optin.message(outgoing, settings, mail, reader), outgoing.to)
     except SendError as exc:
         log.warning("opt-in mail for subscriber %s not sent: %s", outgoing.subscriber_id, exc)
     finally:
