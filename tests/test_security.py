@@ -41,7 +41,7 @@ def test_subscribe_answers_alike_for_known_and_unknown(settings, smtp) -> None:
             started = time.perf_counter()
             response = client.post("/subscribe", data={"email": email, "topics": "agents"})
             timings[email].append(time.perf_counter() - started)
-            bodies.add((response.status_code, response.text))
+            bodies.add((response.status_code, response.text.replace(email, "ADDRESS")))
     assert len(bodies) == 1
     known, new = (statistics.median(t) for t in timings.values())
     print(f"median answer: known {known * 1000:.1f} ms, new {new * 1000:.1f} ms")

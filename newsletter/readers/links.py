@@ -68,6 +68,24 @@ def read_confirm(settings: Settings, token: str) -> tuple[int, bool]:
     return payload[0], age > dt.timedelta(days=settings.confirm_max_age_days)
 
 
+_TYPED = "newsletter.typed-address"
+
+
+def sign_address(settings: Settings, email: str) -> str:
+    """The address a visitor just typed, signed, for the "check your inbox" page the subscribe
+    form redirects to: it names no reader, only what that visitor typed."""
+    return str(URLSafeTimedSerializer(settings.secret_key.get_secret_value(), _TYPED).dumps(email))
+
+
+def read_address(settings: Settings, token: str, max_age: int = 3600) -> str | None:
+    serializer = URLSafeTimedSerializer(settings.secret_key.get_secret_value(), _TYPED)
+    try:
+        email = serializer.loads(token, max_age=max_age)
+    except BadSignature:
+        return None
+    return email if isinstance(email, str) else None
+
+
 def link(settings: Settings, purpose: Purpose, subscriber_id: int, extra: int | None = None) -> str:
     return f"{settings.base_url}/{_PATHS[purpose]}/{make(settings, purpose, subscriber_id, extra)}"
 

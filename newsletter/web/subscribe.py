@@ -8,7 +8,7 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 from starlette.exceptions import HTTPException
@@ -17,7 +17,7 @@ from newsletter.delivery.mailer import SendError, SmtpMailer
 from newsletter.delivery.sendtime import DAYS, parse_day
 from newsletter.digest.render import MailTemplates
 from newsletter.models import Subscriber
-from newsletter.readers import optin
+from newsletter.readers import links, optin
 from newsletter.readers.validate import InvalidInput, Schedule, normalise_email, split_topics
 from newsletter.settings import Settings
 from newsletter.web.pages import Refused
@@ -84,7 +84,7 @@ def send_optin_mail(
         mailer.close()
 
 
-@router.post("/subscribe", response_class=HTMLResponse)
+@router.post("/subscribe", response_class=HTMLResponse, status_code=303)
 def subscribe(
     request: Request,
     session: DB,
@@ -95,7 +95,7 @@ def subscribe(
     send_day: Annotated[str, Form(max_length=10)] = "mon",
     send_hour: Annotated[int, Form(ge=0, le=23)] = 8,
     timezone: Annotated[str, Form(max_length=64)] = "UTC",
-) -> HTMLResponse:
+) -> RedirectResponse:
     data = SubscribeIn(
         email=email, topics=topics, send_day=send_day, send_hour=send_hour, timezone=timezone
     )
@@ -105,7 +105,16 @@ def subscribe(
         form = web.pages.page(request, "subscribe", 422, error=str(exc), form=data, days=DAYS,
                               suggestions=web.suggestions.get(session))  # fmt: skip
         raise Refused(form) from exc
-    return web.pages.notice(request, "Check your inbox", CHECK_INBOX)
+    # POST, redirect, GET: reloading the answer sends nothing again.
+    typed = links.sign_address(web.settings, normalise_email(data.email))
+    return RedirectResponse(f"/subscribed/{typed}", status_code=303)
+
+
+@router.get("/subscribed/{typed}", response_class=HTMLResponse)
+def check_inbox(request: Request, typed: str, web: State) -> HTMLResponse:
+    """The same page whether the address was new or known: it repeats what was typed."""
+    email = links.read_address(web.settings, typed)
+    return web.pages.page(request, "check_inbox", email=email, sender=web.settings.sender_address)
 
 
 @router.post("/api/subscribe", status_code=202)
