@@ -10,6 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z\-]*(\.[A-Z]{2})?/\d{7})$")
 _VERSION = re.compile(r"v\d+$")
@@ -51,6 +54,15 @@ class Parsed:
     def extend(self, other: Parsed) -> None:
         self.records.extend(other.records)
         self.skipped.extend(other.skipped)
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is empty")
+    return value
+
+
+NonBlank = Annotated[str, AfterValidator(_not_blank)]  # a title or abstract in a source's item
 
 
 def clean_arxiv_id(raw: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ValidationError, field_validator
 
-from newsletter.ingest import FeedError, PaperRecord, Parsed, clean_arxiv_id, safe_url
+from newsletter.ingest import FeedError, NonBlank, PaperRecord, Parsed, clean_arxiv_id, safe_url
 from newsletter.ingest.http import get_with_retries
 from newsletter.settings import Settings
 from newsletter.text import one_line
@@ -20,8 +20,8 @@ class _Author(BaseModel):
 
 class _Paper(BaseModel):
     id: str
-    title: str
-    summary: str
+    title: NonBlank
+    summary: NonBlank
     authors: list[_Author] | None = None
     publishedAt: dt.datetime | None = None
     submittedOnDailyAt: dt.datetime | None = None
@@ -35,13 +35,6 @@ class _Paper(BaseModel):
     @classmethod
     def _arxiv_id(cls, value: str) -> str:
         return clean_arxiv_id(value)
-
-    @field_validator("title", "summary")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("is empty")
-        return value
 
 
 class _Item(BaseModel):

@@ -7,9 +7,9 @@ from __future__ import annotations
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel
 
-from newsletter.ingest import PaperRecord, clean_arxiv_id
+from newsletter.ingest import NonBlank, PaperRecord, clean_arxiv_id
 from newsletter.text import one_line
 
 
@@ -19,18 +19,11 @@ class _Version(BaseModel):
 
 class _Item(BaseModel):
     id: str
-    title: str
-    abstract: str
+    title: NonBlank
+    abstract: NonBlank
     categories: str = ""
     authors_parsed: list[list[str]] = []
     versions: list[_Version]
-
-    @field_validator("title", "abstract")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("is empty")
-        return value
 
 
 def is_item(raw: Any) -> bool:
