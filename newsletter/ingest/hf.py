@@ -90,7 +90,7 @@ def first_error(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        return f"{where}: {err['msg']}"
+        return f"{where}: {err['msg']}" if where else str(err["msg"])
     return str(exc)
 
 
