@@ -1,4 +1,5 @@
-"""The four tables: readers, papers, weekly issues and the ledger of deliveries.
+"""The tables: readers, papers, weekly issues, the ledger of deliveries, and suppressed
+address hashes.
 
 Lists (topics, authors, papers sent) are JSON columns: they are always read and
 written whole with their row, and JSON works the same on SQLite and PostgreSQL.
@@ -91,6 +92,15 @@ class Issue(SQLModel, table=True):
     issue_date: dt.date
     window_start: dt.date
     window_end: dt.date
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Suppression(SQLModel, table=True):
+    """An address that must never be mailed again, kept only as a keyed hash (a forgotten
+    reader whose mailbox refused our mail)."""
+
+    address_hash: str = Field(primary_key=True, max_length=64)
+    reason: str = Field(max_length=32)
     created_at: dt.datetime = Field(default_factory=utcnow)
 
 

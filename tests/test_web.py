@@ -9,14 +9,15 @@ import time
 import itsdangerous.timed
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlmodel import Session, select
 
-from newsletter.models import Subscriber, SubscriberStatus
+from newsletter.models import Delivery, Subscriber, SubscriberStatus
 from newsletter.readers.links import Purpose, link, make, read
 from newsletter.settings import get_settings
 from newsletter.web import create_app
 from tests.conftest import REAL, SmtpServer
-from tests.helpers import run, web_client
+from tests.helpers import count, invoke, run, web_client
 
 FORM = {
     "email": "ada@example.com",
@@ -350,6 +351,39 @@ def test_public_pages_head_icon_privacy_and_a_way_home(client) -> None:
     assert privacy.status_code == 200 and "IP address" in privacy.text
     missing = client.get("/manage/not-a-token")
     assert missing.status_code == 404 and 'href="/"' in missing.text
+
+
+def test_delete_my_data_leaves_no_row_and_a_bounced_address_stays_unmailed(
+    client, session, smtp
+) -> None:
+    run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
+    run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
+    run("subscribers", "add", "bob@example.com", "--topic", "agents", "--confirmed")
+    smtp.refuse_rcpt["bob@example.com"] = "550 5.1.1 no such user"
+    run("send", "--issue-date", "2026-05-12")  # Ada gets hers; Bob's mailbox refuses it
+    for email in ("ada@example.com", "bob@example.com"):
+        manage = path_of(link(get_settings(), Purpose.MANAGE, reader(session, email).id))  # type: ignore[union-attr,arg-type]
+        assert "Delete my data" in client.get(manage).text
+        gone = client.post(manage + "/forget")
+        assert gone.status_code == 200 and "Your data is deleted" in gone.text
+        assert client.get(manage).status_code == 404
+    assert count(session, Subscriber) == 0 and count(session, Delivery) == 0
+    with Session(session.bind) as s:  # type: ignore[arg-type]
+        rows = [
+            dict(r._mapping)
+            for t in ("suppression", "issue")
+            for r in s.execute(text(f"SELECT * FROM {t}"))
+        ]
+    assert "example.com" not in repr(rows)  # no address left anywhere, only Bob's hash
+    assert [r["reason"] for r in rows if "reason" in r] == ["bounced"]
+    # Ada may come back; Bob's address, which bounced, is never mailed again.
+    smtp.received.clear()
+    for email in ("ada@example.com", "bob@example.com"):
+        client.post("/subscribe", data=FORM | {"email": email})
+    assert [to for to, _ in smtp.received] == ["ada@example.com"]
+    assert reader(session, "bob@example.com") is None
+    code, out = invoke("subscribers", "add", "bob@example.com", "--topic", "agents")
+    assert code == 1 and "refused our mail" in out
 
 
 def test_digest_links_and_view_in_browser(client, session, smtp) -> None:

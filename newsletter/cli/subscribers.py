@@ -1,4 +1,4 @@
-"""`newsletter subscribers add|import|list|remove|topics`: readers, from the operator's side."""
+"""`newsletter subscribers add|import|list|forget|topics|schedule`: readers, operator side."""
 
 from __future__ import annotations
 
@@ -22,11 +22,12 @@ from newsletter.readers.validate import (
     normalise_email,
     read_csv,
 )
+from newsletter.settings import get_settings
 
 
 @cli.group()
 def subscribers() -> None:
-    """Add, import, list and remove readers."""
+    """Add, import, list and forget readers."""
 
 
 def _schedule_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -73,7 +74,10 @@ def add(
 ) -> None:
     """Add a reader, or update the topics and schedule of an existing one."""
     schedule = _schedule(timezone, send_day, send_hour)
+    secret = get_settings().secret_key.get_secret_value()
     with session_scope() as session:
+        if readers.is_suppressed(normalise_email(email), secret=secret, session=session):
+            raise InvalidInput(f"{email.strip()} was forgotten after its mailbox refused our mail")
         existed = readers.get_by_email(normalise_email(email), session=session) is not None
         follows = clean_follows(authors, categories) if authors or categories else None
         reader = readers.upsert(
@@ -146,13 +150,20 @@ def list_(status: str | None, as_json: bool) -> None:
     click.echo(f"{len(rows)} subscriber{'s' if len(rows) != 1 else ''}")
 
 
-@subscribers.command("remove")
+@subscribers.command("forget")
 @click.argument("email")
-def remove(email: str) -> None:
-    """Delete a reader and their delivery history."""
+def forget(email: str) -> None:
+    """Delete a reader, their topics and their delivery history (the reader's erasure
+    request). An address that bounced stays suppressed, kept only as a keyed hash."""
+    secret = get_settings().secret_key.get_secret_value()
     with session_scope() as session:
-        readers.remove(email, session=session)
-    click.echo(f"removed {email.strip()}")
+        bounced = readers.forget(email, secret=secret, session=session)
+    kept = "; its hash stays on the suppression list (it bounced)" if bounced else ""
+    click.echo(f"forgot {email.strip()}: reader and deliveries deleted{kept}")
+
+
+# `remove` is the older name of `forget`.
+subscribers.add_command(forget, name="remove")
 
 
 @subscribers.command("topics")

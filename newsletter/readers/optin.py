@@ -34,12 +34,14 @@ class Outgoing:
 
 
 def request(
-    email: str, topics: list[str], schedule: Schedule, *, session: Session
+    email: str, topics: list[str], schedule: Schedule, *, secret: str, session: Session
 ) -> Outgoing | None:
     """Record a subscription request; return the email to send, if any. Raises InvalidInput."""
     address = normalise_email(email)
     cleaned = clean_topics(topics)
     schedule.checked()
+    if store.is_suppressed(address, secret=secret, session=session):
+        return None  # forgotten after their mailbox refused our mail: never mailed again
     reader = store.get_by_email(address, session=session)
     if reader is not None and reader.status == SubscriberStatus.SUPPRESSED:
         return None  # their mailbox refuses our mail; sending more would hurt deliverability

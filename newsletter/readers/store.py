@@ -7,6 +7,8 @@ commits: the caller's unit of work does (a CLI command, a web request, a batch).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -15,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from newsletter.delivery import ledger
 from newsletter.match.interests import Follow, stored
-from newsletter.models import Subscriber, SubscriberStatus, utcnow
+from newsletter.models import Subscriber, SubscriberStatus, Suppression, utcnow
 from newsletter.readers.validate import (
     CsvRow,
     InvalidInput,
@@ -189,12 +191,29 @@ def _update(ids: Collection[int], session: Session, where: Any = True, **values:
     session.execute(statement.values(**values), execution_options={"synchronize_session": False})
 
 
-def remove(email: str, *, session: Session) -> None:
-    """Delete a reader and their delivery history (an operator's erase, not an unsubscribe)."""
+def forget(email: str, *, secret: str, session: Session) -> bool:
+    """Delete a reader and their delivery history (an erase, not an unsubscribe). An address
+    whose mailbox refused our mail stays suppressed, kept only as a keyed hash; returns
+    whether it was."""
     reader = _existing(email, session=session)
     assert reader.id is not None
+    bounced = reader.status == SubscriberStatus.SUPPRESSED or reader.bounces > 0
+    if bounced and not is_suppressed(reader.email, secret=secret, session=session):
+        session.add(Suppression(address_hash=address_hash(reader.email, secret), reason="bounced"))
     ledger.forget_reader(reader.id, session=session)
     session.delete(reader)
+    session.flush()
+    return bounced
+
+
+def address_hash(address: str, secret: str) -> str:
+    """Keyed, so the suppression list cannot be tested against a list of guessed addresses."""
+    return hmac.new(secret.encode(), address.encode(), hashlib.sha256).hexdigest()
+
+
+def is_suppressed(address: str, *, secret: str, session: Session) -> bool:
+    """A forgotten address that must never be mailed (see `forget`)."""
+    return session.get(Suppression, address_hash(address, secret)) is not None
 
 
 def _existing(email: str, *, session: Session) -> Subscriber:

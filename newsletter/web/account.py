@@ -184,6 +184,15 @@ def manage_resubscribe(request: Request, token: str, session: DB, web: State) ->
     return _manage(request, web, reader, token, saved=True)
 
 
+@router.post("/manage/{token}/forget", response_class=HTMLResponse)
+def forget(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
+    """ "Delete my data": the reader, their topics and deliveries, at once."""
+    reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
+    store.forget(reader.email, secret=web.settings.secret_key.get_secret_value(), session=session)
+    text = "Your address, topics, schedule and delivery history are deleted. Nothing more comes."
+    return web.pages.notice(request, "Your data is deleted", text)
+
+
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
 def unsubscribe_page(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
     reader, _ = reader_for(token, links.Purpose.UNSUBSCRIBE, web.settings, session)

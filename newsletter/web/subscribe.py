@@ -63,7 +63,8 @@ def _subscribe(
     email = normalise_email(data.email)
     if not web.limiter.allow(f"email:{email}", settings.subscribe_limit_per_email):
         raise HTTPException(429, "Too many requests for this address; try again later.")
-    outgoing = optin.request(email, data.topic_list(), schedule, session=session)
+    secret = settings.secret_key.get_secret_value()
+    outgoing = optin.request(email, data.topic_list(), schedule, secret=secret, session=session)
     if outgoing is not None:  # sent after the answer, once the unit of work has committed
         background.add_task(send_optin_mail, outgoing, settings, web.mail)
 
