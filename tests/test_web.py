@@ -343,6 +343,16 @@ def test_unsubscribe_button_and_one_click(client, session, settings) -> None:
     assert ada.status == SubscriberStatus.CONFIRMED and ada.paused  # type: ignore[union-attr]
 
 
+def test_a_mistyped_field_gets_words_a_reader_understands(client) -> None:
+    response = client.post("/subscribe", data=FORM | {"send_hour": "eight"})
+    assert response.status_code == 422 and "Pick an hour from 00:00 to 23:00" in response.text
+    assert "Input should be" not in response.text and "send_hour" not in response.text
+    api = client.post(
+        "/api/subscribe", json={"email": "a@example.com", "topics": [], "send_hour": "x"}
+    )
+    assert api.status_code == 422 and "send_hour" in api.json()["detail"]  # scripts get the field
+
+
 def test_public_pages_head_icon_privacy_and_a_way_home(client) -> None:
     assert client.head("/").status_code == 200
     icon = client.get("/favicon.ico")

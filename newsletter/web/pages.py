@@ -24,6 +24,16 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",  # token URLs must not leak to linked sites
     "Cache-Control": "no-store",
 }
+# What a reader is told when a form field is not even of the right type (an API client
+# gets the validator's own words instead).
+FIELD_HINTS = {
+    "email": "Enter your email address (up to 320 characters).",
+    "topics": "Enter at least one topic (up to 5,000 characters in all).",
+    "send_day": "Pick a day of the week.",
+    "send_hour": "Pick an hour from 00:00 to 23:00.",
+    "timezone": "Enter a timezone such as Europe/Berlin (up to 64 characters).",
+    "paused": "Tick the pause box, or leave it empty.",
+}
 NOT_FOUND_TEXT = (
     "This link is not valid. Links in our emails work as sent; check it was copied whole."
 )
@@ -87,7 +97,9 @@ def install_error_pages(app: FastAPI) -> None:
         detail = f"{'.'.join(str(p) for p in err['loc'][1:]) or 'request'}: {err['msg']}"
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": detail}, status_code=422)
-        return pages_of(request).notice(request, "Please check the form", detail, 422)
+        field = str(err["loc"][-1]) if err["loc"] else ""
+        hint = FIELD_HINTS.get(field, "Something in the form was not as expected; try again.")
+        return pages_of(request).notice(request, "Please check the form", hint, 422)
 
     async def refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Refused)
