@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from xml.etree import ElementTree
 
 import itsdangerous.timed
 import pytest
@@ -351,6 +352,31 @@ def test_a_mistyped_field_gets_words_a_reader_understands(client) -> None:
         "/api/subscribe", json={"email": "a@example.com", "topics": [], "send_hour": "x"}
     )
     assert api.status_code == 422 and "send_hour" in api.json()["detail"]  # scripts get the field
+
+
+def test_the_public_archive_and_its_feed_hold_only_shared_topics(client, session) -> None:
+    run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
+    shared_topic("agents", 5)
+    run("subscribers", "add", "x@example.com", "--topic", "project nightingale", "--topic",
+        "video generation", "--confirmed")  # fmt: skip
+    run("send", "--dry-run", "--issue-date", "2026-05-12")
+    assert "No issue has gone out yet" in client.get("/archive").text  # a dry run plans nothing
+    run("send", "--issue-date", "2026-05-12")
+    index = client.get("/archive")
+    assert index.status_code == 200 and "/archive/2026-W20" in index.text
+    assert "/archive/2026-W20" in client.get("/").text  # the subscribe page's sample
+    week = client.get("/archive/2026-W20").text
+    assert "Most upvoted on Hugging Face Daily Papers" in week and "On “agents”" in week
+    assert week.count('<ol class="papers">') == 2  # the top papers, then the one shared topic
+    assert "nightingale" not in week and "On “video generation”" not in week
+    assert client.get("/archive/2030-W01").status_code == 404
+    feed = client.get("/archive.atom")
+    assert feed.headers["content-type"].startswith("application/atom+xml")
+    root = ElementTree.fromstring(feed.content)
+    atom = "{http://www.w3.org/2005/Atom}"
+    [entry] = root.findall(f"{atom}entry")
+    assert entry.find(f"{atom}link").get("href").endswith("/archive/2026-W20")  # type: ignore[union-attr]
+    assert "nightingale" not in feed.text and "x@example.com" not in feed.text
 
 
 def test_public_pages_head_icon_privacy_and_a_way_home(client) -> None:

@@ -36,3 +36,11 @@ def by_ids(ids: Collection[int], *, session: Session) -> dict[int, Issue]:
 
 def latest(*, session: Session) -> Issue | None:
     return session.exec(select(Issue).order_by(col(Issue.issue_date).desc())).first()
+
+
+def recent(*, session: Session, limit: int = 52) -> list[Issue]:
+    return list(session.exec(select(Issue).order_by(col(Issue.issue_date).desc()).limit(limit)))
+
+
+def by_week(week: str, *, session: Session) -> Issue | None:
+    return session.exec(select(Issue).where(Issue.week == week)).first()

@@ -23,13 +23,17 @@ def normalised(topic: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", one_line(topic).casefold()).split())
 
 
-def popular(topic_lists: Iterable[list[str]], *, min_readers: int, count: int) -> list[str]:
-    """The most followed topics that at least `min_readers` readers share, then vocabulary
-    terms to make up `count`."""
+def shared(topic_lists: Iterable[list[str]], *, min_readers: int, count: int) -> list[str]:
+    """The most followed topics that at least `min_readers` readers share (normalised)."""
     readers_of: Counter[str] = Counter()
     for topics in topic_lists:
         readers_of.update({normalised(t) for t in topics} - {""})
-    shared = [t for t, n in readers_of.most_common() if n >= min_readers][:count]
+    return [t for t, n in readers_of.most_common() if n >= min_readers][:count]
+
+
+def popular(topics: list[str], *, count: int) -> list[str]:
+    """Shared `topics`, then vocabulary terms to make up `count`."""
+    shared = topics[:count]
     for term in STARTERS:
         if len(shared) < count and normalised(term) not in shared:
             shared.append(term)

@@ -6,26 +6,29 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 
+from newsletter.digest.compose import IssueCache
 from newsletter.digest.render import MailTemplates
 from newsletter.settings import Settings, get_settings
-from newsletter.web import account, issues, pages, subscribe
+from newsletter.web import account, archive, issues, pages, subscribe
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.state import SuggestionCache, WebState
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    mail = MailTemplates()
     app = FastAPI(title="Trending papers", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = WebState(
         settings=settings,
         pages=pages.Pages(),
-        mail=MailTemplates(),
+        mail=mail,
         limiter=RateLimiter(settings.redis_url),
         suggestions=SuggestionCache(settings.suggest_min_readers),
+        issues=IssueCache(templates=mail),
     )
     app.middleware("http")(_security_headers)
     pages.install_error_pages(app)
-    for router in (subscribe.router, account.router, issues.router):
+    for router in (subscribe.router, account.router, issues.router, archive.router):
         app.include_router(router)
     return app
 

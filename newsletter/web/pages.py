@@ -51,6 +51,10 @@ class Pages:
             request, f"web/{name}.html", context, status_code=status
         )
 
+    def render(self, name: str, **context: Any) -> str:
+        """A template that is not an HTML page (the Atom feed), escaped all the same."""
+        return self._templates.get_template(f"web/{name}").render(context)
+
     def notice(self, request: Request, title: str, text: str, status: int = 200) -> HTMLResponse:
         return self.page(request, "notice", status, title=title, text=text)
 

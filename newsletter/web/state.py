@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from sqlmodel import Session
 
 from newsletter.db import session_scope
+from newsletter.digest.compose import IssueCache
 from newsletter.digest.render import MailTemplates
 from newsletter.readers import store, suggestions
 from newsletter.settings import Settings
@@ -29,21 +30,27 @@ SUGGESTIONS_TTL = 300.0  # seconds
 
 @dataclass
 class SuggestionCache:
-    """The subscribe page's suggested topics, recomputed every few minutes. Filled on first
-    use whatever the clock says: time.monotonic() counts from boot and may be near 0."""
+    """The topics many readers share, recomputed every few minutes, for the public pages.
+    Filled on first use whatever the clock says: time.monotonic() counts from boot and may
+    be near 0."""
 
     min_readers: int
     clock: Callable[[], float] = time.monotonic
-    _topics: list[str] = field(default_factory=list)
+    _shared: list[str] = field(default_factory=list)
     _at: float | None = None
 
-    def get(self, session: Session) -> list[str]:
+    def shared(self, session: Session) -> list[str]:
+        """Topics held by at least `min_readers` active readers, most followed first."""
         now = self.clock()
         if self._at is None or now - self._at > SUGGESTIONS_TTL:
             lists = store.topic_lists(session=session)
-            self._topics = suggestions.popular(lists, min_readers=self.min_readers, count=8)
+            self._shared = suggestions.shared(lists, min_readers=self.min_readers, count=8)
             self._at = now
-        return self._topics
+        return self._shared
+
+    def get(self, session: Session) -> list[str]:
+        """What the subscribe page suggests: shared topics, then vocabulary terms."""
+        return suggestions.popular(self.shared(session), count=8)
 
 
 @dataclass
@@ -53,6 +60,7 @@ class WebState:
     mail: MailTemplates
     limiter: RateLimiter
     suggestions: SuggestionCache
+    issues: IssueCache  # the archive's weeks, matched like an issue
 
 
 def _state(request: Request) -> WebState:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 from starlette.exceptions import HTTPException
 
+from newsletter.delivery import issues
 from newsletter.delivery.mailer import SendError, SmtpMailer
 from newsletter.delivery.sendtime import DAYS, parse_day
 from newsletter.digest.render import MailTemplates
@@ -41,7 +42,8 @@ class SubscribeIn(BaseModel):
 
 @router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def subscribe_form(request: Request, session: DB, web: State) -> HTMLResponse:
-    return web.pages.page(request, "subscribe", suggestions=web.suggestions.get(session), days=DAYS)
+    return web.pages.page(request, "subscribe", suggestions=web.suggestions.get(session),
+                          days=DAYS, latest=issues.latest(session=session))  # fmt: skip
 
 
 def _subscribe(
