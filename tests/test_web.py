@@ -276,6 +276,9 @@ def test_manage_form_keeps_every_edit_beside_an_error(client, session) -> None:
     assert "sparse autoencoders" in html and 'value="Mars/Olympus_Mons"' in html
     assert '<option value="fri" selected>' in html and '<option value="18" selected>' in html
     assert 'name="paused" value="true" checked' in html
+    # The error stands beside its field, which is described by it and takes the focus.
+    assert '<p class="error" id="timezone-error">' in html
+    assert 'aria-describedby="timezone-hint timezone-error" aria-invalid="true" autofocus' in html
     assert reader(session).topics == ["agents"]  # type: ignore[union-attr]  # nothing saved
     # Zones match whatever their case; the old abbreviations that ignore summer time do not.
     assert client.post(path, data=edits | {"timezone": "EST"}).status_code == 422
@@ -342,6 +345,13 @@ def test_unsubscribe_button_and_one_click(client, session, settings) -> None:
     assert paused.status_code == 200 and "/manage/" in paused.text
     ada = reader(session)
     assert ada.status == SubscriberStatus.CONFIRMED and ada.paused  # type: ignore[union-attr]
+
+
+def test_a_refused_subscribe_form_points_at_the_field(client) -> None:
+    response = client.post("/subscribe", data=FORM | {"email": "not an address"})
+    assert response.status_code == 422 and '<p class="error" id="email-error">' in response.text
+    assert 'aria-describedby="email-error" aria-invalid="true" autofocus' in response.text
+    assert 'value="not an address"' in response.text and "mixture of experts" in response.text
 
 
 def test_a_mistyped_field_gets_words_a_reader_understands(client) -> None:

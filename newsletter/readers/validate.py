@@ -10,7 +10,8 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import available_timezones
@@ -28,7 +29,24 @@ _CATEGORY = re.compile(r"^[a-z][a-z\-]*(\.[A-Za-z][A-Za-z\-]*)?$")
 
 
 class InvalidInput(ValueError):
-    """Input a reader or operator can fix; the message is shown to them as is."""
+    """Input a reader or operator can fix; the message is shown to them as is. `field` names
+    the form field it is about, when known (the web shows the message beside it)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@contextmanager
+def about(field: str) -> Iterator[None]:
+    """Name the form field that an InvalidInput (or ValueError) raised inside is about."""
+    try:
+        yield
+    except InvalidInput as exc:
+        exc.field = exc.field or field
+        raise
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field) from exc
 
 
 def normalise_email(raw: str) -> str:

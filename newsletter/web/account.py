@@ -13,7 +13,7 @@ from newsletter.delivery.sendtime import DAYS, parse_day
 from newsletter.match.interests import shown
 from newsletter.models import Subscriber, SubscriberStatus
 from newsletter.readers import links, optin, store
-from newsletter.readers.validate import InvalidInput, Schedule, split_topics
+from newsletter.readers.validate import InvalidInput, Schedule, about, split_topics
 from newsletter.settings import Settings
 from newsletter.web.pages import Refused, not_found
 from newsletter.web.state import DB, State, WebState
@@ -146,16 +146,20 @@ def manage(
 ) -> HTMLResponse:
     reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
     try:
-        schedule = Schedule(timezone, parse_day(send_day), send_hour)
-        optin.set_preferences(reader, split_topics(topics), schedule, paused, session=session)
-    except (InvalidInput, ValueError) as exc:
+        with about("send_day"):
+            day = parse_day(send_day)
+        with about("timezone"):
+            schedule = Schedule(timezone, day, send_hour).checked()
+        with about("topics"):
+            optin.set_preferences(reader, split_topics(topics), schedule, paused, session=session)
+    except InvalidInput as exc:
         # Every edit comes back as typed, beside the error, so nothing has to be typed again.
         day = DAYS.index(send_day[:3].lower()) if send_day[:3].lower() in DAYS else 0
         typed = {"topics": topics, "send_day": day, "send_hour": send_hour,
                  "timezone": timezone, "paused": paused}  # fmt: skip
-        raise Refused(
-            _manage(request, web, reader, token, 422, error=str(exc), form=typed)
-        ) from exc
+        page = _manage(request, web, reader, token, 422, error=str(exc), error_field=exc.field,
+                       form=typed)  # fmt: skip
+        raise Refused(page) from exc
     return _manage(request, web, reader, token, saved=True)
 
 

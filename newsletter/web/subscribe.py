@@ -19,7 +19,13 @@ from newsletter.delivery.sendtime import DAYS, parse_day
 from newsletter.digest.render import MailTemplates
 from newsletter.models import Subscriber
 from newsletter.readers import links, optin
-from newsletter.readers.validate import InvalidInput, Schedule, normalise_email, split_topics
+from newsletter.readers.validate import (
+    InvalidInput,
+    Schedule,
+    about,
+    normalise_email,
+    split_topics,
+)
 from newsletter.settings import Settings
 from newsletter.web.pages import Refused
 from newsletter.web.state import DB, State, WebState
@@ -58,15 +64,17 @@ def _subscribe(
     ip = request.client.host if request.client else "unknown"
     if not web.limiter.allow(f"ip:{ip}", settings.subscribe_limit_per_ip):
         raise HTTPException(429, "Too many requests from your address; try again later.")
-    try:
-        schedule = Schedule(data.timezone or "UTC", parse_day(data.send_day), data.send_hour)
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from exc
-    email = normalise_email(data.email)
+    with about("send_day"):
+        day = parse_day(data.send_day)
+    with about("timezone"):
+        schedule = Schedule(data.timezone or "UTC", day, data.send_hour).checked()
+    with about("email"):
+        email = normalise_email(data.email)
     if not web.limiter.allow(f"email:{email}", settings.subscribe_limit_per_email):
         raise HTTPException(429, "Too many requests for this address; try again later.")
     secret = settings.secret_key.get_secret_value()
-    outgoing = optin.request(email, data.topic_list(), schedule, secret=secret, session=session)
+    with about("topics"):
+        outgoing = optin.request(email, data.topic_list(), schedule, secret=secret, session=session)
     if outgoing is not None:  # sent after the answer, once the unit of work has committed
         background.add_task(send_optin_mail, outgoing, settings, web.mail)
 
@@ -105,8 +113,9 @@ def subscribe(
     try:
         _subscribe(data, request, session, web, background)
     except InvalidInput as exc:
-        form = web.pages.page(request, "subscribe", 422, error=str(exc), form=data, days=DAYS,
-                              suggestions=web.suggestions.get(session))  # fmt: skip
+        suggested = web.suggestions.get(session)
+        form = web.pages.page(request, "subscribe", 422, error=str(exc), error_field=exc.field,
+                              form=data, days=DAYS, suggestions=suggested)  # fmt: skip
         raise Refused(form) from exc
     # POST, redirect, GET: reloading the answer sends nothing again.
     typed = links.sign_address(web.settings, normalise_email(data.email))
