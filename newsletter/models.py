@@ -52,6 +52,7 @@ class Subscriber(SQLModel, table=True):
     consent_ip: str | None = Field(default=None, max_length=45)  # where the confirm came from
     paused: bool = False  # confirmed, but no digests until resumed
     bounces: int = 0  # permanent refusals in a row; suppressed at the configured limit
+    feed_key: int = 0  # in the private feed's link; raised to revoke the old link
 
 
 class Paper(SQLModel, table=True):

@@ -389,6 +389,32 @@ def test_the_public_archive_and_its_feed_hold_only_shared_topics(client, session
     assert "nightingale" not in feed.text and "x@example.com" not in feed.text
 
 
+def test_a_private_feed_of_ones_own_digests_that_can_be_revoked(client, session, smtp) -> None:
+    run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
+    for email in ("ada@example.com", "bob@example.com"):
+        run("subscribers", "add", email, "--topic", "agents", "--confirmed")
+    run("send", "--issue-date", "2026-05-12")
+    manage = path_of(link(get_settings(), Purpose.MANAGE, reader(session).id))  # type: ignore[union-attr,arg-type]
+    feed = re.search(
+        r'href="(https://papers\.example\.com/feed/[^"]+\.atom)"', client.get(manage).text
+    )
+    assert feed
+    response = client.get(path_of(feed.group(1)))
+    assert response.headers["content-type"].startswith("application/atom+xml")
+    atom = "{http://www.w3.org/2005/Atom}"
+    [entry] = ElementTree.fromstring(response.content).findall(f"{atom}entry")
+    subject = smtp.messages_to("ada@example.com")[0]["Subject"]
+    assert entry.findtext(f"{atom}title").split(":")[1] in subject  # type: ignore[union-attr]
+    web_copy = entry.find(f"{atom}link").get("href")  # type: ignore[union-attr]
+    assert client.get(path_of(web_copy)).status_code == 200  # type: ignore[arg-type]
+    # Revoked: the old link is the same 404 as any bad link; the new one works.
+    page = client.post(manage + "/feed").text
+    assert "the old link no longer works" in page
+    assert client.get(path_of(feed.group(1))).status_code == 404
+    new = re.search(r'href="(https://papers\.example\.com/feed/[^"]+\.atom)"', page)
+    assert new and client.get(path_of(new.group(1))).status_code == 200
+
+
 def test_public_pages_head_icon_privacy_and_a_way_home(client) -> None:
     assert client.head("/").status_code == 200
     icon = client.get("/favicon.ico")

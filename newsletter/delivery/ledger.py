@@ -258,6 +258,14 @@ def sent_delivery(delivery_id: int, reader_id: int, *, session: Session) -> Deli
     return None
 
 
+def sent_to(reader_id: int, *, session: Session, limit: int = 20) -> list[Delivery]:
+    """The reader's latest sent digests, newest first (their private feed)."""
+    query = select(Delivery).where(
+        Delivery.subscriber_id == reader_id, Delivery.status == DeliveryStatus.SENT
+    )
+    return list(session.exec(query.order_by(col(Delivery.sent_at).desc()).limit(limit)))
+
+
 def forget_reader(reader_id: int, *, session: Session) -> None:
     session.execute(delete(Delivery).where(col(Delivery.subscriber_id) == reader_id))
 

@@ -20,6 +20,7 @@ class Purpose(StrEnum):
     MANAGE = "manage"
     UNSUBSCRIBE = "unsubscribe"
     VIEW = "view"
+    FEED = "feed"
 
 
 class InvalidToken(Exception):
@@ -87,7 +88,9 @@ def read_address(settings: Settings, token: str, max_age: int = 3600) -> str | N
 
 
 def link(settings: Settings, purpose: Purpose, subscriber_id: int, extra: int | None = None) -> str:
-    return f"{settings.base_url}/{_PATHS[purpose]}/{make(settings, purpose, subscriber_id, extra)}"
+    suffix = ".atom" if purpose is Purpose.FEED else ""
+    token = make(settings, purpose, subscriber_id, extra)
+    return f"{settings.base_url}/{_PATHS[purpose]}/{token}{suffix}"
 
 
 _PATHS = {
@@ -95,4 +98,5 @@ _PATHS = {
     Purpose.MANAGE: "manage",
     Purpose.UNSUBSCRIBE: "unsubscribe",
     Purpose.VIEW: "issues",
+    Purpose.FEED: "feed",
 }

@@ -82,6 +82,12 @@ def pause(reader: Subscriber, *, session: Session) -> None:
         store.save(reader, session=session)
 
 
+def revoke_feed(reader: Subscriber, *, session: Session) -> None:
+    """The private feed's old link stops working; a new one replaces it."""
+    reader.feed_key += 1
+    store.save(reader, session=session)
+
+
 def set_preferences(
     reader: Subscriber, topics: list[str], schedule: Schedule, paused: bool, *, session: Session
 ) -> None:

@@ -119,9 +119,15 @@ def _form(reader: Subscriber) -> dict[str, object]:
     }
 
 
+def _feed(web: WebState, reader: Subscriber) -> str:
+    assert reader.id is not None
+    return links.link(web.settings, links.Purpose.FEED, reader.id, reader.feed_key)
+
+
 def _manage(request: Request, web: WebState, reader: Subscriber, token: str, status: int = 200,
             **context: object) -> HTMLResponse:  # fmt: skip
     context.setdefault("form", _form(reader))
+    context.setdefault("feed", _feed(web, reader))
     return web.pages.page(request, "manage", status, reader=reader, days=DAYS,
                           action=f"/manage/{token}", **context)  # fmt: skip
 
@@ -186,6 +192,13 @@ def manage_resubscribe(request: Request, token: str, session: DB, web: State) ->
     reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
     optin.resubscribe(reader, session=session)
     return _manage(request, web, reader, token, saved=True)
+
+
+@router.post("/manage/{token}/feed", response_class=HTMLResponse)
+def revoke_feed(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
+    reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
+    optin.revoke_feed(reader, session=session)
+    return _manage(request, web, reader, token, feed_revoked=True)
 
 
 @router.post("/manage/{token}/forget", response_class=HTMLResponse)

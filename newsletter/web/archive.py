@@ -16,7 +16,7 @@ from newsletter.digest.render import PaperView
 from newsletter.ingest import store as papers
 from newsletter.match.interests import Topic
 from newsletter.models import Issue
-from newsletter.web.pages import not_found
+from newsletter.web.pages import atom_time, not_found
 from newsletter.web.state import DB, State, WebState
 
 router = APIRouter()
@@ -55,7 +55,7 @@ def feed(request: Request, session: DB, web: State) -> Response:
     weeks = [week_of(i, web, session) for i in issues.recent(session=session, limit=20)]
     updated = max((w.issue.created_at for w in weeks), default=dt.datetime(2026, 1, 1))
     body = web.pages.render(
-        "archive.atom", weeks=weeks, base=web.settings.base_url, updated=_iso(updated)
+        "archive.atom", weeks=weeks, base=web.settings.base_url, updated=atom_time(updated)
     )
     return Response(body, media_type="application/atom+xml")
 
@@ -66,7 +66,3 @@ def archive_week(request: Request, week: str, session: DB, web: State) -> HTMLRe
     if issue is None:
         raise not_found()
     return web.pages.page(request, "archive_week", week=week_of(issue, web, session))
-
-
-def _iso(moment: dt.datetime) -> str:
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).isoformat()

@@ -1,6 +1,7 @@
 """ "View in browser": a sent digest rendered again from its stored picks, without the
 personal parts (address, topics, manage and unsubscribe links), since a web copy's URL
-gets shared. Plus the public pages that hold no reader: privacy, the script, the icon."""
+gets shared; a reader's private Atom feed of their digests; and the public pages that hold
+no reader: privacy, the script, the icon."""
 
 from __future__ import annotations
 
@@ -14,10 +15,42 @@ from newsletter.match.engine import Pick
 from newsletter.readers import links
 from newsletter.shipped import templates_dir
 from newsletter.web.account import reader_for
-from newsletter.web.pages import not_found
+from newsletter.web.pages import atom_time, not_found
 from newsletter.web.state import DB, State
 
 router = APIRouter()
+
+
+@router.get("/feed/{token}.atom", include_in_schema=False)
+def private_feed(token: str, session: DB, web: State) -> Response:
+    """A reader's own digests, for a feed reader: each links to its web copy. The link holds
+    the reader's feed key, so raising the key (manage page) revokes it."""
+    reader, payload = reader_for(token, links.Purpose.FEED, web.settings, session)
+    if len(payload) != 2 or payload[1] != reader.feed_key or reader.id is None:
+        raise not_found()
+    sent = ledger.sent_to(reader.id, session=session)
+    found = papers.by_ids({i for d in sent for i in d.paper_ids}, session=session)
+    entries = []
+    for delivery in sent:
+        picks = [found[i] for i in delivery.paper_ids if i in found]
+        if not picks or delivery.sent_at is None or delivery.id is None:
+            continue
+        entries.append(
+            {
+                "title": f"{len(picks)} trending papers: {picks[0].title}",
+                "id": f"mid:{(delivery.message_id or '').strip('<>')}",
+                "link": links.link(web.settings, links.Purpose.VIEW, reader.id, delivery.id),
+                "updated": atom_time(delivery.sent_at),
+                "summary": "; ".join(p.title for p in picks),
+            }
+        )
+    body = web.pages.render(
+        "feed.atom",
+        entries=entries,
+        feed_id=f"{web.settings.base_url}/feed/{reader.id}",
+        updated=entries[0]["updated"] if entries else atom_time(reader.created_at),
+    )
+    return Response(body, media_type="application/atom+xml")
 
 
 @router.get("/issues/{token}", response_class=HTMLResponse)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -72,6 +73,11 @@ class Refused(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__("refused")
         self.response = response
+
+
+def atom_time(moment: dt.datetime) -> str:
+    """RFC 3339 for a feed (stored times without a zone are UTC)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).isoformat()
 
 
 def not_found() -> HTTPException:
