@@ -211,7 +211,9 @@ def test_web_manage_form_never_fails_badly(
 ) -> None:
     tried()
     if count(session, Subscriber) == 0:
-        store.upsert("ada@example.com", ["agents"], confirmed=True, session=session)
+        store.upsert(
+            "ada@example.com", ["agents"], secret="test-secret-key", confirmed=True, session=session
+        )
         session.commit()
     reader_id = session.exec(select(Subscriber.id)).one()
     session.rollback()
@@ -305,7 +307,9 @@ def test_a_topic_with_control_characters_is_refused_everywhere(settings, session
     assert "control character (U+001B)" in cli_errors[0] and "needs a letter" in cli_errors[1]
     assert count(session, Subscriber) == 0
 
-    store.upsert("bob@example.com", ["agents"], confirmed=True, session=session)
+    store.upsert(
+        "bob@example.com", ["agents"], secret="test-secret-key", confirmed=True, session=session
+    )
     session.commit()
     before = reader_row(session, "bob@example.com")
     result = CliRunner().invoke(

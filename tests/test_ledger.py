@@ -19,7 +19,13 @@ from tests.helpers import count
 
 def planned(session: Session, readers: int) -> list[int]:
     ids = [
-        store.upsert(f"r{n}@example.com", ["agents"], confirmed=True, session=session).id
+        store.upsert(
+            f"r{n}@example.com",
+            ["agents"],
+            secret="test-secret-key",
+            confirmed=True,
+            session=session,
+        ).id
         for n in range(readers)
     ]
     issue = issues.for_date(dt.date(2026, 5, 12), 7, session=session, create=True)

@@ -426,7 +426,7 @@ def test_public_pages_head_icon_privacy_and_a_way_home(client) -> None:
 
 
 def test_delete_my_data_leaves_no_row_and_a_bounced_address_stays_unmailed(
-    client, session, smtp
+    client, session, smtp, tmp_path
 ) -> None:
     run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
     run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
@@ -455,6 +455,10 @@ def test_delete_my_data_leaves_no_row_and_a_bounced_address_stays_unmailed(
     assert [to for to, _ in smtp.received] == ["ada@example.com"]
     assert reader(session, "bob@example.com") is None
     code, out = invoke("subscribers", "add", "bob@example.com", "--topic", "agents")
+    assert code == 1 and "refused our mail" in out
+    csv = tmp_path / "readers.csv"
+    csv.write_text("email,topics\nbob@example.com,agents\n")
+    code, out = invoke("subscribers", "import", str(csv))
     assert code == 1 and "refused our mail" in out
 
 

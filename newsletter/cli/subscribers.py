@@ -76,12 +76,16 @@ def add(
     schedule = _schedule(timezone, send_day, send_hour)
     secret = get_settings().secret_key.get_secret_value()
     with session_scope() as session:
-        if readers.is_suppressed(normalise_email(email), secret=secret, session=session):
-            raise InvalidInput(f"{email.strip()} was forgotten after its mailbox refused our mail")
         existed = readers.get_by_email(normalise_email(email), session=session) is not None
         follows = clean_follows(authors, categories) if authors or categories else None
         reader = readers.upsert(
-            email, topics, session=session, confirmed=confirmed, schedule=schedule, follows=follows
+            email,
+            topics,
+            secret=secret,
+            session=session,
+            confirmed=confirmed,
+            schedule=schedule,
+            follows=follows,
         )
         click.echo(f"{'updated' if existed else 'added'} {_describe(reader)}")
 
@@ -109,7 +113,10 @@ def import_csv(path: Path, confirmed: bool) -> None:
         raise InvalidInput(f"{path} is not UTF-8 text") from exc
     rows = read_csv(text)
     with session_scope() as session:
-        added, updated = readers.import_rows(rows, session=session, confirmed=confirmed)
+        secret = get_settings().secret_key.get_secret_value()
+        added, updated = readers.import_rows(
+            rows, secret=secret, session=session, confirmed=confirmed
+        )
     click.echo(f"imported {len(rows)} rows: added {added}, updated {updated}")
 
 

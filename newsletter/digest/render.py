@@ -120,8 +120,13 @@ def tldr(ai_summary: str | None, abstract: str, max_len: int = 300) -> str:
 
 
 def subject(picks: list[Pick]) -> str:
-    count = f"{len(picks)} trending paper{'s' if len(picks) != 1 else ''} for you"
-    line = one_line(f"{count}: {picks[0].paper.title}")
+    return headline(len(picks), picks[0].paper.title)
+
+
+def headline(count: int, top_title: str) -> str:
+    """ "3 trending papers for you: <the top one's title>", on one line, clipped."""
+    papers = f"{count} trending paper{'s' if count != 1 else ''} for you"
+    line = one_line(f"{papers}: {top_title}")
     return line if len(line) <= SUBJECT_MAX else line[: SUBJECT_MAX - 1].rstrip() + "…"
 
 

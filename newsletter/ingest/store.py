@@ -105,6 +105,12 @@ def in_window(start: dt.date, end: dt.date, *, session: Session) -> list[Paper]:
     return list(session.exec(select(Paper).where(_window(start, end)).order_by(col(Paper.id))))
 
 
+def most_upvoted(start: dt.date, end: dt.date, limit: int, *, session: Session) -> list[Paper]:
+    query = select(Paper).where(_window(start, end))
+    query = query.order_by(col(Paper.upvotes).desc(), col(Paper.arxiv_id)).limit(limit)
+    return list(session.exec(query))
+
+
 def by_ids(ids: Collection[int], *, session: Session) -> dict[int, Paper]:
     rows = session.exec(select(Paper).where(col(Paper.id).in_(list(ids))))
     return {p.id: p for p in rows if p.id is not None}

@@ -21,6 +21,7 @@ class Purpose(StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     VIEW = "view"
     FEED = "feed"
+    TYPED_ADDRESS = "typed-address"  # not a reader: what a visitor typed into the form
 
 
 class InvalidToken(Exception):
@@ -69,19 +70,15 @@ def read_confirm(settings: Settings, token: str) -> tuple[int, bool]:
     return payload[0], age > dt.timedelta(days=settings.confirm_max_age_days)
 
 
-_TYPED = "newsletter.typed-address"
-
-
 def sign_address(settings: Settings, email: str) -> str:
     """The address a visitor just typed, signed, for the "check your inbox" page the subscribe
     form redirects to: it names no reader, only what that visitor typed."""
-    return str(URLSafeTimedSerializer(settings.secret_key.get_secret_value(), _TYPED).dumps(email))
+    return str(_serializer(settings, Purpose.TYPED_ADDRESS).dumps(email))
 
 
 def read_address(settings: Settings, token: str, max_age: int = 3600) -> str | None:
-    serializer = URLSafeTimedSerializer(settings.secret_key.get_secret_value(), _TYPED)
     try:
-        email = serializer.loads(token, max_age=max_age)
+        email = _serializer(settings, Purpose.TYPED_ADDRESS).loads(token, max_age=max_age)
     except BadSignature:
         return None
     return email if isinstance(email, str) else None

@@ -122,16 +122,20 @@ def upsert(
     email: str,
     topics: Iterable[str],
     *,
+    secret: str,
     session: Session,
     confirmed: bool = False,
     schedule: Schedule | None = None,
     follows: list[Follow] | None = None,
 ) -> Subscriber:
     """Create the reader, or update the topics (and schedule) of the one with that address.
-    `follows` (from `validate.clean_follows`) stand in for topics: one of the two is needed."""
+    `follows` (from `validate.clean_follows`) stand in for topics: one of the two is needed.
+    An address forgotten after it bounced is refused (`secret` keys its hash)."""
     address = normalise_email(email)
     cleaned = clean_topics(topics, required=not follows)
     (schedule or Schedule()).checked()
+    if is_suppressed(address, secret=secret, session=session):
+        raise InvalidInput(f"{address} was forgotten after its mailbox refused our mail")
     reader = get_by_email(address, session=session) or Subscriber(email=address)
     reader.topics = cleaned
     if follows is not None:
@@ -154,12 +158,14 @@ def set_schedule(email: str, schedule: Schedule, *, session: Session) -> Subscri
     return save(reader, session=session)
 
 
-def import_rows(rows: list[CsvRow], *, session: Session, confirmed: bool) -> tuple[int, int]:
+def import_rows(
+    rows: list[CsvRow], *, secret: str, session: Session, confirmed: bool
+) -> tuple[int, int]:
     """Returns (added, updated)."""
     added = updated = 0
     for row in rows:
         existed = get_by_email(row.email, session=session) is not None
-        upsert(row.email, row.topics, session=session, confirmed=confirmed)
+        upsert(row.email, row.topics, secret=secret, session=session, confirmed=confirmed)
         updated += existed
         added += not existed
     return added, updated

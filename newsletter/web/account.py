@@ -29,10 +29,7 @@ def reader_for(
         payload = links.read(settings, purpose, token)
     except links.InvalidToken:
         raise not_found() from None
-    reader = store.get(payload[0], session=session)
-    if reader is None:
-        raise not_found()
-    return reader, payload
+    return _existing(payload[0], session), payload
 
 
 def _confirm_token(token: str, settings: Settings, session: Session) -> tuple[Subscriber, bool]:
@@ -40,10 +37,15 @@ def _confirm_token(token: str, settings: Settings, session: Session) -> tuple[Su
         subscriber_id, expired = links.read_confirm(settings, token)
     except links.InvalidToken:
         raise not_found() from None
-    reader = store.get(subscriber_id, session=session)
+    return _existing(subscriber_id, session), expired
+
+
+def _existing(reader_id: int, session: Session) -> Subscriber:
+    """The reader a genuine link names; one who is gone gets the same 404 as a bad link."""
+    reader = store.get(reader_id, session=session)
     if reader is None:
         raise not_found()
-    return reader, expired
+    return reader
 
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)

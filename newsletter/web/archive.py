@@ -16,7 +16,7 @@ from newsletter.digest.render import PaperView
 from newsletter.ingest import store as papers
 from newsletter.match.interests import Topic
 from newsletter.models import Issue
-from newsletter.web.pages import atom_time, not_found
+from newsletter.web.pages import not_found
 from newsletter.web.state import DB, State, WebState
 
 router = APIRouter()
@@ -31,18 +31,21 @@ class Week:
     topics: list[tuple[str, list[PaperView]]]
 
 
+def top_of(issue: Issue, session: Session) -> list[PaperView]:
+    ranked = papers.most_upvoted(issue.window_start, issue.window_end, TOP, session=session)
+    return [PaperView.of(p) for p in ranked]
+
+
 def week_of(issue: Issue, web: WebState, session: Session) -> Week:
-    window = papers.in_window(issue.window_start, issue.window_end, session=session)
-    ranked = sorted(window, key=lambda p: (-p.upvotes, p.arxiv_id))[:TOP]
-    state = web.issues.get(issue, web.settings, session=session)
-    sections = [
-        (
-            topic,
-            [PaperView.of(p.paper) for p in state.matcher.picks([Topic(topic)], limit=PER_TOPIC)],
-        )
-        for topic in web.suggestions.shared(session)[:5]
-    ]
-    return Week(issue, [PaperView.of(p) for p in ranked], [s for s in sections if s[1]])
+    """The week's page: its top papers, and a section per shared topic (matched like an
+    issue; the matcher is kept per week by the app's IssueCache)."""
+    matcher = web.issues.get(issue, web.settings, session=session).matcher
+    sections = []
+    for topic in web.suggestions.shared(session)[:5]:
+        picks = matcher.picks([Topic(topic)], limit=PER_TOPIC)
+        if picks:
+            sections.append((topic, [PaperView.of(p.paper) for p in picks]))
+    return Week(issue, top_of(issue, session), sections)
 
 
 @router.get("/archive", response_class=HTMLResponse)
@@ -52,11 +55,11 @@ def archive(request: Request, session: DB, web: State) -> HTMLResponse:
 
 @router.get("/archive.atom", include_in_schema=False)
 def feed(request: Request, session: DB, web: State) -> Response:
-    weeks = [week_of(i, web, session) for i in issues.recent(session=session, limit=20)]
-    updated = max((w.issue.created_at for w in weeks), default=dt.datetime(2026, 1, 1))
-    body = web.pages.render(
-        "archive.atom", weeks=weeks, base=web.settings.base_url, updated=atom_time(updated)
-    )
+    # The feed names each week's top papers only: no matcher per week, one query each.
+    weeks = [(i, top_of(i, session)) for i in issues.recent(session=session, limit=20)]
+    updated = max((i.created_at for i, _ in weeks), default=dt.datetime(2026, 1, 1))
+    body = web.pages.render("archive.atom", weeks=weeks, base=web.settings.base_url,
+                            updated=updated)  # fmt: skip
     return Response(body, media_type="application/atom+xml")
 
 

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from newsletter.delivery import issues, ledger
-from newsletter.digest.render import Digest
+from newsletter.digest.render import Digest, headline
 from newsletter.ingest import store as papers
 from newsletter.match.engine import Pick
 from newsletter.readers import links
 from newsletter.shipped import templates_dir
 from newsletter.web.account import reader_for
-from newsletter.web.pages import atom_time, not_found
+from newsletter.web.pages import not_found
 from newsletter.web.state import DB, State
 
 router = APIRouter()
@@ -37,10 +37,10 @@ def private_feed(token: str, session: DB, web: State) -> Response:
             continue
         entries.append(
             {
-                "title": f"{len(picks)} trending papers: {picks[0].title}",
+                "title": headline(len(picks), picks[0].title),
                 "id": f"mid:{(delivery.message_id or '').strip('<>')}",
                 "link": links.link(web.settings, links.Purpose.VIEW, reader.id, delivery.id),
-                "updated": atom_time(delivery.sent_at),
+                "updated": delivery.sent_at,
                 "summary": "; ".join(p.title for p in picks),
             }
         )
@@ -48,7 +48,7 @@ def private_feed(token: str, session: DB, web: State) -> Response:
         "feed.atom",
         entries=entries,
         feed_id=f"{web.settings.base_url}/feed/{reader.id}",
-        updated=entries[0]["updated"] if entries else atom_time(reader.created_at),
+        updated=entries[0]["updated"] if entries else reader.created_at,
     )
     return Response(body, media_type="application/atom+xml")
 

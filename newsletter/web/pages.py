@@ -45,6 +45,7 @@ class Pages:
         # Web pages escape everything; unlike the emails' templates, optional values may be absent.
         env = Environment(loader=FileSystemLoader(templates_dir()), autoescape=True)
         env.globals["zones"] = list(timezones().values())  # the timezone fields' choices
+        env.filters["atom_time"] = atom_time
         self._templates = Jinja2Templates(env=env)
 
     def page(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:

@@ -58,8 +58,9 @@ def _subscribe(
     session: Session,
     web: WebState,
     background: BackgroundTasks,
-) -> None:
-    """Shared by the form and the API; raises InvalidInput or returns quietly."""
+) -> str:
+    """Shared by the form and the API; raises InvalidInput or returns the address as
+    normalised."""
     settings = web.settings
     ip = request.client.host if request.client else "unknown"
     if not web.limiter.allow(f"ip:{ip}", settings.subscribe_limit_per_ip):
@@ -77,6 +78,7 @@ def _subscribe(
         outgoing = optin.request(email, data.topic_list(), schedule, secret=secret, session=session)
     if outgoing is not None:  # sent after the answer, once the unit of work has committed
         background.add_task(send_optin_mail, outgoing, settings, web.mail)
+    return email
 
 
 def send_optin_mail(
@@ -111,14 +113,14 @@ def subscribe(
         email=email, topics=topics, send_day=send_day, send_hour=send_hour, timezone=timezone
     )
     try:
-        _subscribe(data, request, session, web, background)
+        address = _subscribe(data, request, session, web, background)
     except InvalidInput as exc:
         suggested = web.suggestions.get(session)
         form = web.pages.page(request, "subscribe", 422, error=str(exc), error_field=exc.field,
                               form=data, days=DAYS, suggestions=suggested)  # fmt: skip
         raise Refused(form) from exc
     # POST, redirect, GET: reloading the answer sends nothing again.
-    typed = links.sign_address(web.settings, normalise_email(data.email))
+    typed = links.sign_address(web.settings, address)
     return RedirectResponse(f"/subscribed/{typed}", status_code=303)
 
 
