@@ -85,6 +85,18 @@ class Paper(SQLModel, table=True):
         return f"https://huggingface.co/papers/{self.arxiv_id}"
 
 
+class PaperEmbedding(SQLModel, table=True):
+    """A paper's vector from one embedding model, made at ingest. `model` names the model and
+    its exact weights and `text_hash` the text embedded: either changing makes it stale."""
+
+    __tablename__ = "paper_embedding"
+
+    paper_id: int = Field(foreign_key="paper.id", primary_key=True, ondelete="CASCADE")
+    model: str = Field(max_length=100)
+    text_hash: str = Field(max_length=16)
+    vector: bytes  # float32, little-endian
+
+
 class Issue(SQLModel, table=True):
     """One weekly issue; `week` (ISO, e.g. 2026-W22) makes a second send in a week reuse it."""
 

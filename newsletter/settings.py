@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     suppress_after_bounces: int = Field(3, ge=1)
     # A topic is suggested on the public subscribe page only when this many readers share it.
     suggest_min_readers: int = Field(5, ge=2)
+    # Matching by meaning: "builtin" (the shipped model), a model2vec model's folder or id,
+    # or "off" for words only (newsletter/match/semantic.py).
+    embedding_model: str = "builtin"
 
     hf_api_url: str = "https://huggingface.co/api/daily_papers"
     arxiv_api_url: str = "https://export.arxiv.org/api/query"

@@ -113,7 +113,14 @@ def test_ingest_file_twice_adds_nothing_and_updates_upvotes(settings, session, t
     changed.write_text(json.dumps(data))
     code, out = invoke("ingest", "file", str(changed), "--json")
     assert code == 0, out
-    assert json.loads(out) == {"added": 0, "updated": 1, "unchanged": 20, "skipped": []}
+    # New upvotes, same text: the stored vector stays.
+    assert json.loads(out) == {
+        "added": 0,
+        "updated": 1,
+        "unchanged": 20,
+        "embedded": 0,
+        "skipped": [],
+    }
     assert count(session, Paper) == 21
     paper = session.exec(select(Paper).where(Paper.arxiv_id == data[0]["paper"]["id"])).one()
     assert paper.upvotes == 999

@@ -20,6 +20,7 @@ from newsletter.delivery.sendtime import current_weeks
 from newsletter.digest.compose import IssueCache
 from newsletter.ingest import Parsed, hf, store
 from newsletter.ingest.http import FetchError, make_client
+from newsletter.match import semantic
 from newsletter.models import utcnow
 from newsletter.settings import get_settings
 from workers.celery_app import app
@@ -107,6 +108,8 @@ def ingest_daily() -> dict[str, int]:
     with make_client(settings) as client:
         for day in (today - dt.timedelta(days=1), today):
             parsed.extend(hf.fetch_day(client, day, settings=settings))
+    encoder = semantic.load(settings.embedding_model)
     with session_scope() as session:
-        report = store.upsert(parsed, session=session)
-    return {"added": report.added, "updated": report.updated, "skipped": len(report.skipped)}
+        report = store.upsert(parsed, session=session, encoder=encoder)
+    return {"added": report.added, "updated": report.updated, "skipped": len(report.skipped),
+            "embedded": report.embedded}  # fmt: skip

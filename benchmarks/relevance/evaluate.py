@@ -1,7 +1,8 @@
-"""Relevance evaluation (development code, not shipped): the real matching engine against
-the judged set in benchmarks/relevance/, side by side with a plain substring baseline, plus
-the speed of scoring a large week against many distinct topics. `newsletter eval
-relevance` runs it from a clone.
+"""Relevance evaluation (development code, not shipped): the real matching engine (words and
+meaning, as the digests use it) against the judged sets in benchmarks/relevance/, side by
+side with the same engine by words only and a plain substring baseline, plus the speed and
+memory of embedding a large week and scoring it against many distinct topics. `newsletter
+eval relevance` runs it from a clone.
 
 Metrics, per topic, over the engine's ranked picks (best first):
 - P@5: share of the shown top min(5, returned) that are graded 1 or 2 (a topic with
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from benchmarks import synthetic
 from newsletter.ingest import files
+from newsletter.match import semantic
 from newsletter.match.engine import Matcher
 from newsletter.models import Paper
 
@@ -51,12 +53,14 @@ def load_judged(judgments: Path, root: Path) -> tuple[list[Paper], dict[str, dic
     return papers, grades
 
 
-def engine(papers: Sequence[Paper], limit: int = 10) -> Ranker:
-    """The production matcher (one issue, every paper in the window)."""
+def engine(papers: Sequence[Paper], limit: int = 10, *, meaning: bool = True) -> Ranker:
+    """The production matcher (one issue, every paper in the window), with the shipped
+    embedding model, or by words only."""
     end = max(p.featured_on for p in papers)
-    matcher = Matcher(
-        papers, window_end=end, window_days=(end - min(p.featured_on for p in papers)).days + 1
-    )
+    encoder = semantic.load(semantic.BUILTIN) if meaning else None
+    space = semantic.Space(encoder, encoder.papers(papers)) if encoder else None
+    matcher = Matcher(papers, window_end=end, space=space,
+                      window_days=(end - min(p.featured_on for p in papers)).days + 1)  # fmt: skip
     return lambda topic: [p.paper.arxiv_id for p in matcher.picks([topic], limit=limit)]
 
 
@@ -118,12 +122,16 @@ def run_sets(benchmarks: Path, shared: Path) -> dict[str, dict[str, object]]:
             sets[f"blind {half}"] = (papers, {t: grades[t] for t in topics if t in grades})
     out: dict[str, dict[str, object]] = {}
     for name, (papers, judged) in sets.items():
-        ours = evaluate(engine(papers), judged)
-        base = evaluate(substring_baseline(papers), judged)
+        rankers = {
+            "engine": engine(papers),
+            "words only": engine(papers, meaning=False),
+            "substring": substring_baseline(papers),
+        }
+        scores = {r: evaluate(rank, judged) for r, rank in rankers.items()}
         out[name] = {
             "papers": len(papers),
-            "topics": {t: {"engine": vars(ours[t]), "substring": vars(base[t])} for t in judged},
-            "macro": {"engine": macro(ours), "substring": macro(base)},
+            "topics": {t: {r: vars(s[t]) for r, s in scores.items()} for t in judged},
+            "macro": {r: macro(s) for r, s in scores.items()},
         }
     return out
 
@@ -149,22 +157,42 @@ def macro(scores: dict[str, Scores]) -> dict[str, float]:
 # --- speed --------------------------------------------------------------------------------
 
 
-def speed(n_papers: int = 2000, n_topics: int = 5000) -> dict[str, float]:
-    """Index a week of `n_papers` and score `n_topics` distinct topics against it."""
+def speed(n_papers: int = 2000, n_topics: int = 5000) -> dict[str, float | str]:
+    """Load the model, embed a week of `n_papers`, index it and score `n_topics` distinct
+    topics (their embeddings included) against it; and the process's memory after."""
     end = dt.date(2026, 5, 12)
     records = synthetic.papers(n_papers, end=end)
     week = [Paper(id=i + 1, **vars(r)) for i, r in enumerate(records)]
     topics = synthetic.topic_pool(n_topics)
     started = time.perf_counter()
-    matcher = Matcher(week, window_end=end)
+    encoder = semantic.load(semantic.BUILTIN)
+    loaded = time.perf_counter()
+    space = semantic.Space(encoder, encoder.papers(week)) if encoder else None
+    embedded = time.perf_counter()
+    matcher = Matcher(week, window_end=end, space=space)
     indexed = time.perf_counter()
     hits = sum(len(matcher.topic_hits(t)) for t in topics)
     done = time.perf_counter()
     return {
+        "model": encoder.name if encoder else "none (words only)",
         "papers": n_papers,
         "topics": n_topics,
-        "index_s": indexed - started,
+        "load_s": loaded - started,
+        "embed_s": embedded - loaded,
+        "index_s": indexed - embedded,
         "score_s": done - indexed,
         "total_s": done - started,
         "hits": hits,
+        **memory_mb(),
     }
+
+
+def memory_mb() -> dict[str, float]:
+    """This process's resident and proportional set sizes, in MB (Linux)."""
+    fields = {}
+    rollup = Path("/proc/self/smaps_rollup")
+    for line in rollup.read_text().splitlines() if rollup.exists() else []:
+        name, _, rest = line.partition(":")
+        if name in ("Rss", "Pss"):
+            fields[f"{name.lower()}_mb"] = int(rest.split()[0]) / 1024
+    return fields

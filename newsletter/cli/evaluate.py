@@ -58,7 +58,8 @@ def _evaluation(folder: Path) -> ModuleType:
 def relevance(
     folder: Path, shared: Path | None, per_topic: bool, speed: bool, as_json: bool
 ) -> None:
-    """P@5, R@10 and nDCG@10 on each judged set, the engine against a substring baseline.
+    """P@5, R@10 and nDCG@10 on each judged set: the engine (words and meaning) against
+    the same engine by words only and a substring baseline.
 
     The sets: the project's own (16 topics), and the blind set's tune and test halves
     (topics written before any paper was read; benchmarks/relevance/blind/)."""
@@ -80,9 +81,13 @@ def relevance(
         s = result["speed"]
         assert isinstance(s, dict)
         click.echo(
-            f"speed: {s['papers']:.0f} papers x {s['topics']:.0f} distinct topics scored in "
-            f"{s['total_s']:.2f} s (index {s['index_s']:.2f} s, scoring {s['score_s']:.2f} s)"
+            f"speed: {s['papers']:.0f} papers x {s['topics']:.0f} distinct topics in "
+            f"{s['total_s']:.2f} s: model load {s['load_s']:.2f} s, embedding the papers "
+            f"{s['embed_s']:.2f} s, index {s['index_s']:.2f} s, scoring (topic embeddings "
+            f"included) {s['score_s']:.2f} s; model {s['model']}"
         )
+        if "pss_mb" in s:
+            click.echo(f"memory after: RSS {s['rss_mb']:.0f} MB, PSS {s['pss_mb']:.0f} MB")
 
 
 def _print_macros(sets: dict[str, dict[str, Any]]) -> None:

@@ -11,6 +11,7 @@ from newsletter.cli import cli, emit_json
 from newsletter.db import session_scope
 from newsletter.ingest import Parsed, arxiv, files, hf, store
 from newsletter.ingest.http import make_client
+from newsletter.match import semantic
 from newsletter.settings import get_settings
 from newsletter.shipped import sample_days
 
@@ -23,14 +24,15 @@ def ingest() -> None:
 
 
 def _save(parsed: Parsed, as_json: bool) -> None:
+    encoder = semantic.load(get_settings().embedding_model)
     with session_scope() as session:
-        report = store.upsert(parsed, session=session)
+        report = store.upsert(parsed, session=session, encoder=encoder)
     if as_json:
         emit_json(report.as_dict())
         return
     click.echo(
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
-        f"skipped {len(report.skipped)}"
+        f"skipped {len(report.skipped)}, embedded {report.embedded}"
     )
     for reason in report.skipped:
         click.echo(f"  skipped {reason}")

@@ -12,6 +12,7 @@ import dkim
 import dns.exception
 import dns.resolver
 
+from newsletter.match import semantic
 from newsletter.settings import DEV_SECRET, Settings, SmtpTls
 
 PLACEHOLDER_DOMAINS = ("example.com", "example.org", "example.net", "localhost")
@@ -32,7 +33,19 @@ def run(settings: Settings, *, dkim_record: str | None = None) -> list[Check]:
         _postal(settings),
         _smtp(settings),
         _dkim(settings, dkim_record),
+        _embedding(settings),
     ]
+
+
+def _embedding(s: Settings) -> Check:
+    encoder = semantic.load(s.embedding_model)
+    if encoder is None:
+        return Check(
+            "warn",
+            f"matching by words only: semantic matching is {semantic.why_not(s.embedding_model)}",
+            "set NEWSLETTER_EMBEDDING_MODEL to builtin, or to a model2vec model's folder",
+        )
+    return Check("ok", f"matching by words and meaning (model {encoder.name})")
 
 
 def _secret(s: Settings) -> Check:

@@ -17,9 +17,9 @@ from sqlmodel import Session
 from newsletter.digest import message
 from newsletter.digest.render import Digest, Links, MailTemplates, Recipient, Rendered
 from newsletter.ingest import store as papers
-from newsletter.match import interests
+from newsletter.match import interests, semantic
 from newsletter.match.engine import Matcher, Pick
-from newsletter.models import Issue
+from newsletter.models import Issue, Paper
 from newsletter.readers import links
 from newsletter.settings import Settings
 
@@ -50,12 +50,20 @@ class IssueCache:
             week = papers.in_window(issue.window_start, issue.window_end, session=session)
             while len(self._issues) >= _KEEP:
                 del self._issues[next(iter(self._issues))]
+            matcher = Matcher(week, window_end=issue.window_end, window_days=settings.window_days,
+                              space=_space(week, settings, session))  # fmt: skip
             self._issues[key] = IssueState(
-                issue,
-                Matcher(week, window_end=issue.window_end, window_days=settings.window_days),
-                Digest(self.templates, issue.week, settings.postal_address),
+                issue, matcher, Digest(self.templates, issue.week, settings.postal_address)
             )
         return self._issues[key]
+
+
+def _space(week: list[Paper], settings: Settings, session: Session) -> semantic.Space | None:
+    """The week's papers as vectors, or None to match by words only (no model)."""
+    encoder = semantic.load(settings.embedding_model)
+    if encoder is None:
+        return None
+    return semantic.Space(encoder, papers.vectors(week, encoder, session=session))
 
 
 class Reader(Protocol):

@@ -1,18 +1,22 @@
 """The paper table. Upsert PaperRecords on arXiv id: a paper seen again gets its new upvotes
 and metadata, keeps the day it was first featured (the week it trended), and is never
-stored twice. The reads of papers (a week's window, papers by id) are here too."""
+stored twice. The reads of papers (a week's window, papers by id) are here too, and their
+vectors for matching by meaning: made at ingest for every paper without a current one."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable
+import hashlib
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import ColumnElement, and_, func
-from sqlmodel import Session, col, select
+import numpy as np
+from sqlalchemy import ColumnElement, and_, func, or_
+from sqlmodel import Session, col, delete, select
 
 from newsletter.ingest import PaperRecord, Parsed
-from newsletter.models import Paper, utcnow
+from newsletter.match.semantic import Encoder, text_of
+from newsletter.models import Paper, PaperEmbedding, utcnow
 
 _CHUNK = 500
 _UPDATABLE = (
@@ -34,13 +38,15 @@ class IngestReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    embedded: int = 0
     skipped: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
-def upsert(parsed: Parsed, *, session: Session) -> IngestReport:
+def upsert(parsed: Parsed, *, session: Session, encoder: Encoder | None = None) -> IngestReport:
+    """Store the papers; with an encoder, embed every paper that has no current vector."""
     report = IngestReport(skipped=list(parsed.skipped))
     records = _dedupe(parsed.records)
     ids = list(records)
@@ -52,6 +58,8 @@ def upsert(parsed: Parsed, *, session: Session) -> IngestReport:
         for arxiv_id in chunk:
             _apply(records[arxiv_id], existing.get(arxiv_id), report, session)
     session.flush()
+    if encoder is not None:
+        report.embedded = embed_stale(encoder, session=session)
     return report
 
 
@@ -74,7 +82,7 @@ def _apply(
         session.add(Paper(**asdict(record)))
         report.added += 1
         return
-    changed = False
+    changed, before = False, _text_hash(paper)
     for name in _UPDATABLE:
         new = getattr(record, name)
         # An arXiv re-ingest must not wipe what the richer Daily Papers source gave us.
@@ -84,6 +92,8 @@ def _apply(
         changed = True
     if changed:
         paper.ingested_at = utcnow()  # tells workers' caches that the week's papers changed
+    if _text_hash(paper) != before:  # its vector is stale: embed_stale makes a new one
+        session.exec(delete(PaperEmbedding).where(col(PaperEmbedding.paper_id) == paper.id))
     report.updated += changed
     report.unchanged += not changed
 
@@ -114,3 +124,68 @@ def most_upvoted(start: dt.date, end: dt.date, limit: int, *, session: Session) 
 def by_ids(ids: Collection[int], *, session: Session) -> dict[int, Paper]:
     rows = session.exec(select(Paper).where(col(Paper.id).in_(list(ids))))
     return {p.id: p for p in rows if p.id is not None}
+
+
+# --- vectors ----------------------------------------------------------------------------------
+
+
+def _id(paper: Paper) -> int:
+    assert paper.id is not None  # stored papers only
+    return paper.id
+
+
+def _text_hash(paper: Paper) -> str:
+    return hashlib.sha256(text_of(paper).encode()).hexdigest()[:16]
+
+
+def embed_stale(encoder: Encoder, *, session: Session) -> int:
+    """Embed and store every paper whose vector is missing (new, or its text changed) or
+    from another model. Returns how many."""
+    stale = (
+        select(Paper)
+        .outerjoin(PaperEmbedding, col(PaperEmbedding.paper_id) == col(Paper.id))
+        .where(or_(col(PaperEmbedding.model).is_(None), col(PaperEmbedding.model) != encoder.name))
+        .order_by(col(Paper.id))
+    )
+    done = 0
+    while papers := list(session.exec(stale.limit(_CHUNK))):
+        _store(papers, encoder.papers(papers), encoder, session)
+        done += len(papers)
+    return done
+
+
+def _store(
+    papers: Sequence[Paper], vectors: np.ndarray, encoder: Encoder, session: Session
+) -> None:
+    ids = [p.id for p in papers]
+    session.exec(delete(PaperEmbedding).where(col(PaperEmbedding.paper_id).in_(ids)))
+    session.add_all(
+        PaperEmbedding(
+            paper_id=_id(p),
+            model=encoder.name,
+            text_hash=_text_hash(p),
+            vector=v.astype("<f4").tobytes(),
+        )
+        for p, v in zip(papers, vectors, strict=True)
+    )
+    session.flush()
+
+
+def vectors(papers: Sequence[Paper], encoder: Encoder, *, session: Session) -> np.ndarray:
+    """The papers' vectors, one row each in order: the stored ones where model and text are
+    current, the rest computed here and not stored (readers of the week, such as workers,
+    do not write; the next ingest stores them)."""
+    stored: dict[int, PaperEmbedding] = {}
+    ids = [_id(p) for p in papers]
+    for start in range(0, len(ids), _CHUNK):
+        query = select(PaperEmbedding).where(
+            col(PaperEmbedding.paper_id).in_(ids[start : start + _CHUNK]),
+            PaperEmbedding.model == encoder.name,
+        )
+        stored.update({e.paper_id: e for e in session.exec(query)})
+    stale = [n for n, p in enumerate(papers)
+             if _id(p) not in stored or stored[_id(p)].text_hash != _text_hash(p)]  # fmt: skip
+    fresh = dict(zip(stale, encoder.papers([papers[n] for n in stale]), strict=True))
+    rows = [fresh[n] if n in fresh else np.frombuffer(stored[_id(p)].vector, dtype="<f4")
+            for n, p in enumerate(papers)]  # fmt: skip
+    return np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)

@@ -6,9 +6,17 @@ it. Per field (title, the source's AI summary and keywords, abstract) hits
 saturate BM25-style, long abstracts are length-normalised, rare concepts weigh
 more than common ones, and concepts that stand together as the topic's phrase beat
 scattered ones. One passing mention in the abstract stays below the threshold, so a
-thin week sends fewer papers rather than junk. Relevance is then blended with
-trending (upvotes) and recency. Each distinct topic is scored once per issue,
-however many readers share it, and only against papers that hold all its concepts.
+thin week sends fewer papers rather than junk.
+
+With an embedding model (`semantic`), a paper the words missed still gets in on meaning
+alone when its cosine to the topic, plus WORD_BONUS times the share of the topic's words it
+does hold, reaches MEANING_FLOOR: papers that say "GNN" for "graph learning", or only the
+distinctive word of a two-word topic. A clear word hit always ranks above a pick by meaning,
+and a topic nothing is close to still gets nothing. Both constants were chosen on the tune
+half of the blind judged set (benchmarks/relevance/README.md).
+
+Relevance is then blended with trending (upvotes) and recency. Each distinct topic is
+scored once per issue, however many readers share it.
 """
 
 from __future__ import annotations
@@ -23,8 +31,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 from newsletter.match import vocabulary
 from newsletter.match.interests import Author, Category, Interest, Topic
+from newsletter.match.semantic import Space
 from newsletter.models import Paper
 from newsletter.text import fold, stems, terms
 
@@ -37,13 +48,24 @@ MAX_RELEVANCE = sum(weight for _, weight in FIELDS)
 K1, B = 1.2, 0.75  # BM25's saturation and length normalisation (abstract only)
 PHRASE, NEAR, SCATTERED = 1.0, 0.8, 0.5  # concepts in order / close by / apart
 AUTHOR_RELEVANCE = 2.0
+MEANING_FLOOR = 0.55  # cosine (+ word bonus) a paper needs to match on meaning alone
+WORD_BONUS = 0.1  # times the share of the topic's words the paper holds
+MEANING = "meaning"  # TopicHit.where of a pick by meaning
 
 
 @dataclass(frozen=True, slots=True)
 class TopicHit:
     topic: str
     relevance: float
-    where: str  # "title", "abstract", "title and abstract", "author list", "category"
+    where: str  # "title", "abstract", "title and abstract", "author list", "category", MEANING
+    phrase: str = ""  # for a pick by meaning: what the paper says that is nearest the topic
+
+    @property
+    def reason(self) -> str:
+        if self.where != MEANING:
+            return f"“{self.topic}” in the {self.where}"
+        said = f" (the paper's “{self.phrase}”)" if self.phrase else ""
+        return f"close in meaning to “{self.topic}”{said}"
 
 
 @dataclass
@@ -54,7 +76,7 @@ class Pick:
 
     @property
     def why(self) -> str:
-        return "; ".join(f"“{h.topic}” in the {h.where}" for h in self.hits)
+        return "; ".join(h.reason for h in self.hits)
 
     def as_record(self) -> dict[str, Any]:
         """What the ledger keeps of a pick, enough to show the digest again later."""
@@ -62,7 +84,9 @@ class Pick:
             "paper_id": self.paper.id,
             "score": self.score,
             "hits": [
-                {"topic": h.topic, "relevance": h.relevance, "where": h.where} for h in self.hits
+                {"topic": h.topic, "relevance": h.relevance, "where": h.where}
+                | ({"phrase": h.phrase} if h.phrase else {})
+                for h in self.hits
             ],
         }
 
@@ -154,6 +178,7 @@ def _chain(groups: list[list[tuple[int, int]]], end: int) -> bool:
 
 # Per field: where the concept occurs (spans) and how strongly; tuples, as they are cached.
 _Occurrence = tuple[tuple[list[tuple[int, int]], ...], tuple[float, ...]]
+_ABSENT: _Occurrence = (([], [], []), (0.0, 0.0, 0.0))
 
 
 def _relevance(per_concept: list[_Occurrence], weights: Sequence[float]) -> tuple[float, str]:
@@ -180,8 +205,16 @@ def _relevance(per_concept: list[_Occurrence], weights: Sequence[float]) -> tupl
 class Matcher:
     """The week's papers, indexed once, scored against any number of topics."""
 
-    def __init__(self, papers: Sequence[Paper], *, window_end: dt.date, window_days: int = 7):
+    def __init__(
+        self,
+        papers: Sequence[Paper],
+        *,
+        window_end: dt.date,
+        window_days: int = 7,
+        space: Space | None = None,
+    ):
         self.papers = list(papers)
+        self.space = space  # the papers' vectors, in this order; None matches by words only
         self._fields = [
             (
                 _Field(p.title),
@@ -211,6 +244,7 @@ class Matcher:
         self._meta = [(p.id, p.upvotes, p.arxiv_id) for p in self.papers]  # read per pick
         self._cache: dict[Interest, dict[int, TopicHit]] = {}
         self._concepts: dict[Concept, dict[int, _Occurrence]] = {}
+        self._keywords: dict[int, np.ndarray] = {}
 
     # --- scoring ------------------------------------------------------------------------
 
@@ -238,11 +272,14 @@ class Matcher:
         norm = 1 - B + B * f.length / self._avg_abstract if field_name == "abstract" else 1.0
         return count * (K1 + 1) / (count + K1 * norm) / (K1 + 1)
 
+    def _weights(self, occurrences: list[dict[int, _Occurrence]]) -> list[float]:
+        # Rare concepts carry the topic; common ones ("model") only qualify it.
+        return [math.log(1 + len(self.papers) / max(1, len(o))) for o in occurrences]
+
     def _score_topic(self, topic: str, concepts: Sequence[Concept]) -> dict[int, TopicHit]:
         occurrences = [self._occurrences(c) for c in concepts]
         candidates = set.intersection(*(set(o) for o in occurrences))
-        # Rare concepts carry the topic; common ones ("model") only qualify it.
-        weights = [math.log(1 + len(self.papers) / max(1, len(o))) for o in occurrences]
+        weights = self._weights(occurrences)
         hits = {}
         for index in candidates:
             score, where = _relevance([o[index] for o in occurrences], weights)
@@ -273,7 +310,58 @@ class Matcher:
                 if code.lower() in (c.lower() for c in p.categories)
             }
         concepts = compile_topic(interest.text.casefold())
-        return self._score_topic(interest.text, concepts) if concepts else {}
+        hits = self._score_topic(interest.text, concepts) if concepts else {}
+        if self.space is not None and self.papers:
+            hits = self._by_meaning(interest.text, concepts, hits) | hits
+        return hits
+
+    def _by_meaning(
+        self, topic: str, concepts: Sequence[Concept], by_words: dict[int, TopicHit]
+    ) -> dict[int, TopicHit]:
+        """Papers close enough in meaning to the topic that its words did not find."""
+        assert self.space is not None
+        similarity = self.space.similarity(topic)
+        near = [i for i in np.flatnonzero(similarity >= MEANING_FLOOR - WORD_BONUS).tolist()
+                if i not in by_words]  # fmt: skip
+        # Only a paper below the floor on meaning alone needs its share of the words.
+        shares = self._word_shares(concepts, [i for i in near if similarity[i] < MEANING_FLOOR])
+        found = {}
+        for index in near:
+            closeness = float(similarity[index]) + WORD_BONUS * shares.get(index, 0.0)
+            if closeness >= MEANING_FLOOR:
+                # Below any word hit's relevance: a clear phrase hit ranks first.
+                relevance = round(THRESHOLD * min(closeness, 1.0), 3)
+                found[index] = TopicHit(topic, relevance, MEANING, self._phrase(index, topic))
+        return found
+
+    def _word_shares(self, concepts: Sequence[Concept], indexes: list[int]) -> dict[int, float]:
+        """Paper index -> how much of the topic's words it holds, scored as a word hit is
+        but without requiring every concept (0 to 1)."""
+        if not concepts or not indexes:
+            return {}
+        occurrences = [self._occurrences(c) for c in concepts]
+        weights = self._weights(occurrences)
+        shares = {}
+        for index in indexes:
+            if any(index in o for o in occurrences):
+                score, _ = _relevance([o.get(index, _ABSENT) for o in occurrences], weights)
+                shares[index] = min(score, MAX_RELEVANCE) / MAX_RELEVANCE
+        return shares
+
+    def _phrase(self, index: int, topic: str) -> str:
+        """What the paper itself says that is nearest the topic: its own keyword (from the
+        source) closest in meaning, else the topic's words it does use."""
+        keywords = self.papers[index].ai_keywords
+        if keywords and self.space is not None:
+            if index not in self._keywords:
+                self._keywords[index] = self.space.encoder.encode(keywords)
+            closeness = self._keywords[index] @ self.space.encoder.topic(topic)
+            best = int(np.argmax(closeness))
+            if closeness[best] >= MEANING_FLOOR:
+                return keywords[best]
+        held = [word for word in topic.split() if (forms := stems(word))
+                and any(forms[0] in f.positions for f in self._fields[index])]  # fmt: skip
+        return " ".join(held)
 
     def picks(
         self,
@@ -293,11 +381,14 @@ class Matcher:
             if paper_id in exclude:
                 continue
             best = min(max(h.relevance for h in hits), MAX_RELEVANCE) / MAX_RELEVANCE
-            ranked.append((round(0.6 * best + self._prior[index], 4), upvotes, arxiv_id, index))
-        top = heapq.nsmallest(limit, ranked, key=lambda r: (-r[0], -r[1], r[2]))
+            by_words = any(h.where != MEANING for h in hits)
+            # Trending lifts a paper the words found; one found by meaning ranks by closeness.
+            score = round(0.6 * best + (self._prior[index] if by_words else 0.0), 4)
+            ranked.append((by_words, score, upvotes, arxiv_id, index))
+        top = heapq.nsmallest(limit, ranked, key=lambda r: (-r[0], -r[1], -r[2], r[3]))
         return [
             Pick(self.papers[i], score, sorted(by_paper[i], key=lambda h: -h.relevance))
-            for score, _, _, i in top
+            for _, score, _, _, i in top
         ]
 
 

@@ -1,0 +1,128 @@
+"""Meaning: a sentence-embedding model places papers and topics in one space, so a paper can
+match a topic it never names ("graph learning" and a paper on message passing).
+
+The shipped model (newsletter/match/model/) is static: one vector per token, distilled from
+all-MiniLM-L6-v2 by scripts/distill_model.py and run by model2vec, numpy only, so a week of
+papers embeds in well under a second on two cores and no GPU package is installed
+(benchmarks/relevance/README.md compares the runtimes that were measured).
+`NEWSLETTER_EMBEDDING_MODEL` names another model2vec model as a folder (or a hub id, if
+the machine can reach the hub), or `off`. A model that cannot be loaded leaves matching by
+words alone, said once in the log and in `newsletter doctor`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from newsletter.models import Paper
+
+log = logging.getLogger(__name__)
+
+BUILTIN = "builtin"
+OFF = "off"
+TITLE_WEIGHT = 0.3  # the title, embedded alone, beside the whole text: it says what a paper is
+_TOPICS_KEPT = 50_000
+
+
+@dataclass(eq=False)
+class Encoder:
+    """A loaded model. `name` names it and its exact weights; stored vectors carry it."""
+
+    model: object  # model2vec.StaticModel, imported only when a model is loaded
+    name: str
+    _topics: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors, float32, one row per text."""
+        vectors = self.model.encode(list(texts), use_multiprocessing=False)  # type: ignore[attr-defined]
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+        return _unit(vectors)
+
+    def topic(self, text: str) -> np.ndarray:
+        """A topic's vector, cached per distinct topic (they recur across readers and weeks)."""
+        key = text.casefold().strip()
+        if key not in self._topics:
+            if len(self._topics) >= _TOPICS_KEPT:
+                self._topics.clear()
+            self._topics[key] = self.encode([key])[0]
+        return self._topics[key]
+
+    def papers(self, papers: Sequence[Paper]) -> np.ndarray:
+        """One vector per paper: its title, abstract and the source's AI summary, with the
+        title once more on its own."""
+        if not papers:
+            return np.zeros((0, 0), dtype=np.float32)
+        whole = self.encode([text_of(p) for p in papers])
+        titles = self.encode([p.title for p in papers])
+        return _unit((1 - TITLE_WEIGHT) * whole + TITLE_WEIGHT * titles)
+
+
+@dataclass(frozen=True, eq=False)
+class Space:
+    """A week's papers as vectors (rows in the matcher's order), and the model that made them."""
+
+    encoder: Encoder
+    vectors: np.ndarray
+
+    def similarity(self, topic: str) -> np.ndarray:
+        """The cosine of every paper to the topic."""
+        return self.vectors @ self.encoder.topic(topic)
+
+
+def text_of(paper: Paper) -> str:
+    return ". ".join(part for part in (paper.title, paper.abstract, paper.ai_summary) if part)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)
+
+
+def builtin_folder() -> Path:
+    return Path(str(resources.files("newsletter.match") / "model"))
+
+
+_loaded: dict[str, Encoder | None] = {}
+_why_not: dict[str, str] = {}
+
+
+def load(setting: str) -> Encoder | None:
+    """The model that `setting` names, loaded once per process; None (logged once) if it is
+    turned off or cannot be loaded, and matching goes by words alone."""
+    setting = setting.strip() or BUILTIN
+    if setting not in _loaded:
+        try:
+            _loaded[setting] = None if setting.lower() == OFF else _load(setting)
+            if setting.lower() == OFF:
+                _why_not[setting] = "turned off (NEWSLETTER_EMBEDDING_MODEL=off)"
+        except Exception as exc:  # any failure to load means: match by words alone
+            _loaded[setting] = None
+            _why_not[setting] = f"model {setting!r} could not be loaded: {exc}"
+        if _loaded[setting] is None:
+            log.warning("semantic matching is off, matching by words only: %s", _why_not[setting])
+    return _loaded[setting]
+
+
+def why_not(setting: str) -> str:
+    """Why `load(setting)` gave None ("" if it did not)."""
+    return _why_not.get(setting.strip() or BUILTIN, "")
+
+
+def _load(setting: str) -> Encoder:
+    from model2vec import StaticModel
+
+    folder = builtin_folder() if setting == BUILTIN else Path(setting).expanduser()
+    source = str(folder) if folder.is_dir() else setting  # else a hub id
+    model = StaticModel.from_pretrained(source, force_download=False)
+    weights = model.embedding.tobytes()  # the exact weights name the version
+    label = "minilm-l6-v2-static" if setting == BUILTIN else folder.name or setting
+    return Encoder(model, f"{label}@{hashlib.sha256(weights).hexdigest()[:12]}")
