@@ -16,6 +16,7 @@ from newsletter.ingest import store
 from newsletter.match import semantic
 from newsletter.match.engine import MEANING, Matcher
 from newsletter.models import Paper, PaperEmbedding
+from newsletter.settings import get_settings
 from tests.conftest import REAL
 from tests.helpers import count, invoke, run
 
@@ -88,7 +89,6 @@ def test_ingest_stores_vectors_with_the_model_and_recomputes_when_it_changes(
     assert np.allclose(vector, encoder.papers([one])[0], atol=1e-5)
 
     # Another model (or another version of it) leaves every vector stale.
-    session.exec(select(PaperEmbedding)).all()
     for row in session.exec(select(PaperEmbedding)).all():
         row.model = "another-model@000000000000"
         session.add(row)
@@ -111,20 +111,21 @@ def test_a_changed_abstract_is_embedded_again(settings, session) -> None:
     assert np.allclose(fresh, encoder.papers([one])[0], atol=1e-5)
 
 
-def test_without_the_model_it_matches_by_words_and_says_so(settings, monkeypatch, caplog) -> None:
-    monkeypatch.setenv("NEWSLETTER_EMBEDDING_MODEL", "/nonexistent/model")
-    from newsletter.settings import get_settings
-
+def test_without_the_model_it_matches_by_words_and_says_so(
+    settings, monkeypatch, caplog, tmp_path
+) -> None:
+    missing = str(tmp_path / "no-model")  # a new setting each run: not yet loaded here
+    monkeypatch.setenv("NEWSLETTER_EMBEDDING_MODEL", missing)
     get_settings.cache_clear()
     with caplog.at_level(logging.WARNING):
-        assert semantic.load("/nonexistent/model") is None
-        assert semantic.load("/nonexistent/model") is None
+        assert semantic.load(missing) is None
+        assert semantic.load(missing) is None
     said = [r for r in caplog.records if "matching by words only" in r.getMessage()]
-    assert len(said) <= 1  # once per process (it may have been said before this test)
+    assert len(said) == 1  # once per process
     assert "embedded 0" in run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
     _, output = invoke("doctor")
     assert "warn  matching by words only" in output
-    assert "/nonexistent/model" in output
+    assert missing in output
     run("subscribers", "add", "ada@example.com", "--topic", "LLM agents", "--confirmed")
     assert "would_send=1" in run("send", "--dry-run", "--issue-date", "2026-05-12")
 

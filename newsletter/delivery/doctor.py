@@ -42,7 +42,7 @@ def _embedding(s: Settings) -> Check:
     if encoder is None:
         return Check(
             "warn",
-            f"matching by words only: semantic matching is {semantic.why_not(s.embedding_model)}",
+            f"matching by words only: {semantic.why_not(s.embedding_model)}",
             "set NEWSLETTER_EMBEDDING_MODEL to builtin, or to a model2vec model's folder",
         )
     return Check("ok", f"matching by words and meaning (model {encoder.name})")

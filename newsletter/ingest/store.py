@@ -157,7 +157,7 @@ def embed_stale(encoder: Encoder, *, session: Session) -> int:
 def _store(
     papers: Sequence[Paper], vectors: np.ndarray, encoder: Encoder, session: Session
 ) -> None:
-    ids = [p.id for p in papers]
+    ids = [_id(p) for p in papers]
     session.exec(delete(PaperEmbedding).where(col(PaperEmbedding.paper_id).in_(ids)))
     session.add_all(
         PaperEmbedding(

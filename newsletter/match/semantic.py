@@ -99,16 +99,18 @@ def load(setting: str) -> Encoder | None:
     """The model that `setting` names, loaded once per process; None (logged once) if it is
     turned off or cannot be loaded, and matching goes by words alone."""
     setting = setting.strip() or BUILTIN
-    if setting not in _loaded:
+    if setting in _loaded:
+        return _loaded[setting]
+    _loaded[setting] = None
+    if setting.lower() == OFF:
+        _why_not[setting] = "turned off (NEWSLETTER_EMBEDDING_MODEL=off)"
+    else:
         try:
-            _loaded[setting] = None if setting.lower() == OFF else _load(setting)
-            if setting.lower() == OFF:
-                _why_not[setting] = "turned off (NEWSLETTER_EMBEDDING_MODEL=off)"
+            _loaded[setting] = _load(setting)
         except Exception as exc:  # any failure to load means: match by words alone
-            _loaded[setting] = None
             _why_not[setting] = f"model {setting!r} could not be loaded: {exc}"
-        if _loaded[setting] is None:
-            log.warning("semantic matching is off, matching by words only: %s", _why_not[setting])
+    if setting in _why_not:
+        log.warning("semantic matching is off, matching by words only: %s", _why_not[setting])
     return _loaded[setting]
 
 
