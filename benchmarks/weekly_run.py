@@ -40,6 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import synthetic  # noqa: E402
 from newsletter import db  # noqa: E402
+from newsletter.ingest import store  # noqa: E402
+from newsletter.match import semantic  # noqa: E402
 from newsletter.models import Paper, Subscriber, SubscriberStatus, utcnow  # noqa: E402
 from newsletter.settings import get_settings  # noqa: E402
 from workers.celery_app import worker_command  # noqa: E402
@@ -132,6 +134,10 @@ def load(url: str, readers: int, papers: int) -> float:
                     for i in range(start, min(readers, start + 5000))
                 ],
             )
+    with db.session_scope(url) as session:  # the papers' vectors, as `newsletter ingest` stores
+        encoder = semantic.load(get_settings().embedding_model)
+        if encoder is not None:
+            store.embed_stale(encoder, session=session)
     return time.perf_counter() - started
 
 

@@ -8,9 +8,12 @@ prefetched at a time, and every task has a time limit shorter than the lease.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from celery import Celery
+from celery.signals import worker_init
 
+from newsletter.match import semantic
 from newsletter.settings import get_settings
 from workers.schedule import BEAT_SCHEDULE
 
@@ -37,6 +40,13 @@ def make_app() -> Celery:
         include=["workers.tasks"],
     )
     return app
+
+
+@worker_init.connect
+def _load_model(**_: Any) -> None:
+    """The embedding model, loaded in the worker's main process before the pool forks, so
+    its pages are shared by the pool's processes instead of copied into each."""
+    semantic.load(get_settings().embedding_model)
 
 
 def command(*args: str, app: str = "workers.celery_app") -> list[str]:

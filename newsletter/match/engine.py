@@ -48,9 +48,12 @@ MAX_RELEVANCE = sum(weight for _, weight in FIELDS)
 K1, B = 1.2, 0.75  # BM25's saturation and length normalisation (abstract only)
 PHRASE, NEAR, SCATTERED = 1.0, 0.8, 0.5  # concepts in order / close by / apart
 AUTHOR_RELEVANCE = 2.0
-MEANING_FLOOR = 0.55  # cosine (+ word bonus) a paper needs to match on meaning alone
+MEANING_FLOOR = 0.6  # cosine (+ word bonus) a paper needs to match on meaning alone
 WORD_BONUS = 0.1  # times the share of the topic's words the paper holds
 MEANING = "meaning"  # TopicHit.where of a pick by meaning
+# A topic's picks by meaning, closest first, kept: the largest issue (50) can use no more,
+# and a vague topic close to most of the week would otherwise weigh on every reader's picks.
+MEANING_KEPT = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +246,7 @@ class Matcher:
                 self._authors[_name_key(name)].add(index)
         self._meta = [(p.id, p.upvotes, p.arxiv_id) for p in self.papers]  # read per pick
         self._cache: dict[Interest, dict[int, TopicHit]] = {}
+        self._ranked: dict[Interest, list[int]] = {}  # each cached interest's hits, best first
         self._concepts: dict[Concept, dict[int, _Occurrence]] = {}
         self._keywords: dict[int, np.ndarray] = {}
 
@@ -290,12 +294,27 @@ class Matcher:
     def topic_hits(self, interest: Interest | str) -> dict[int, TopicHit]:
         """Paper index -> hit, for papers at or above the threshold (cached per interest;
         a topic's case does not matter)."""
-        if isinstance(interest, str):
-            interest = Topic(interest)
-        key = Topic(interest.text.casefold()) if isinstance(interest, Topic) else interest
+        key = _cache_key(interest)
         if key not in self._cache:
-            self._cache[key] = self._hits(interest)
+            hits = self._hits(Topic(interest) if isinstance(interest, str) else interest)
+            self._cache[key] = hits
+            self._ranked[key] = sorted(hits, key=lambda i: self._rank_key(i, hits[i]))
         return self._cache[key]
+
+    def _ranked_hits(self, interest: Interest | str) -> list[int]:
+        """The interest's hits, best first (see `_rank_key`)."""
+        self.topic_hits(interest)
+        return self._ranked[_cache_key(interest)]
+
+    def _rank_key(self, index: int, hit: TopicHit) -> tuple[bool, float, int, str]:
+        """Ascending sort key of one hit. A paper with several hits ranks by its best: a word
+        hit before any by meaning; trending lifts a paper the words found, and one found by
+        meaning ranks by closeness; then upvotes, then arXiv id."""
+        _, upvotes, arxiv_id = self._meta[index]
+        by_words = hit.where != MEANING
+        relevance = min(hit.relevance, MAX_RELEVANCE) / MAX_RELEVANCE
+        score = round(0.6 * relevance + (self._prior[index] if by_words else 0.0), 4)
+        return (not by_words, -score, -upvotes, arxiv_id)
 
     def _hits(self, interest: Interest) -> dict[int, TopicHit]:
         if isinstance(interest, Author):
@@ -325,28 +344,25 @@ class Matcher:
                 if i not in by_words]  # fmt: skip
         # Only a paper below the floor on meaning alone needs its share of the words.
         shares = self._word_shares(concepts, [i for i in near if similarity[i] < MEANING_FLOOR])
+        closeness = {i: float(similarity[i]) + WORD_BONUS * shares.get(i, 0.0) for i in near}
+        close = [i for i in near if closeness[i] >= MEANING_FLOOR]
         found = {}
-        for index in near:
-            closeness = float(similarity[index]) + WORD_BONUS * shares.get(index, 0.0)
-            if closeness >= MEANING_FLOOR:
-                # Below any word hit's relevance: a clear phrase hit ranks first.
-                relevance = round(THRESHOLD * min(closeness, 1.0), 3)
-                found[index] = TopicHit(topic, relevance, MEANING, self._phrase(index, topic))
+        for index in heapq.nlargest(MEANING_KEPT, close, key=closeness.__getitem__):
+            # Below any word hit's relevance: a clear phrase hit ranks first.
+            relevance = round(THRESHOLD * min(closeness[index], 1.0), 3)
+            found[index] = TopicHit(topic, relevance, MEANING, self._phrase(index, topic))
         return found
 
     def _word_shares(self, concepts: Sequence[Concept], indexes: list[int]) -> dict[int, float]:
-        """Paper index -> how much of the topic's words it holds, scored as a word hit is
-        but without requiring every concept (0 to 1)."""
+        """Paper index -> the share of the topic's concepts it holds anywhere, each weighted
+        as in a word hit (rare ones more), from 0 to 1."""
         if not concepts or not indexes:
             return {}
         occurrences = [self._occurrences(c) for c in concepts]
         weights = self._weights(occurrences)
-        shares = {}
-        for index in indexes:
-            if any(index in o for o in occurrences):
-                score, _ = _relevance([o.get(index, _ABSENT) for o in occurrences], weights)
-                shares[index] = min(score, MAX_RELEVANCE) / MAX_RELEVANCE
-        return shares
+        total = sum(weights)
+        return {i: sum(w for w, o in zip(weights, occurrences, strict=True) if i in o) / total
+                for i in indexes}  # fmt: skip
 
     def _phrase(self, index: int, topic: str) -> str:
         """What the paper itself says that is nearest the topic: its own keyword (from the
@@ -370,26 +386,36 @@ class Matcher:
         limit: int,
         exclude: AbstractSet[int] = frozenset(),
     ) -> list[Pick]:
-        """The best `limit` papers for a reader's interests, skipping paper ids in `exclude`."""
-        by_paper: dict[int, list[TopicHit]] = defaultdict(list)
+        """The best `limit` papers for a reader's interests, skipping paper ids in `exclude`.
+
+        A paper ranks by its best hit, so only the first `limit` + len(exclude) of each
+        interest's ranked hits can make the top: readers' picks cost the same however many
+        papers a popular topic matches."""
+        interests = list(interests)
+        depth = limit + len(exclude)
+        best: dict[int, tuple[bool, float, int, str]] = {}
         for interest in interests:
-            for index, hit in self.topic_hits(interest).items():
-                by_paper[index].append(hit)
-        ranked = []
-        for index, hits in by_paper.items():
-            paper_id, upvotes, arxiv_id = self._meta[index]
-            if paper_id in exclude:
-                continue
-            best = min(max(h.relevance for h in hits), MAX_RELEVANCE) / MAX_RELEVANCE
-            by_words = any(h.where != MEANING for h in hits)
-            # Trending lifts a paper the words found; one found by meaning ranks by closeness.
-            score = round(0.6 * best + (self._prior[index] if by_words else 0.0), 4)
-            ranked.append((by_words, score, upvotes, arxiv_id, index))
-        top = heapq.nsmallest(limit, ranked, key=lambda r: (-r[0], -r[1], -r[2], r[3]))
-        return [
-            Pick(self.papers[i], score, sorted(by_paper[i], key=lambda h: -h.relevance))
-            for _, score, _, _, i in top
-        ]
+            hits = self.topic_hits(interest)
+            for index in self._ranked_hits(interest)[:depth]:
+                if self._meta[index][0] in exclude:
+                    continue
+                key = self._rank_key(index, hits[index])
+                if index not in best or key < best[index]:
+                    best[index] = key
+        top = heapq.nsmallest(limit, best, key=best.__getitem__)
+        return [Pick(self.papers[i], -best[i][1], self._hits_of(i, interests)) for i in top]
+
+    def _hits_of(self, index: int, interests: list[Interest | str]) -> list[TopicHit]:
+        """Every hit of one paper among the interests, most relevant first."""
+        hits = [hit for i in interests if (hit := self.topic_hits(i).get(index))]
+        return sorted(hits, key=lambda h: -h.relevance)
+
+
+def _cache_key(interest: Interest | str) -> Interest:
+    """Interests cached as one: a topic's case does not matter."""
+    if isinstance(interest, str):
+        interest = Topic(interest)
+    return Topic(interest.text.casefold()) if isinstance(interest, Topic) else interest
 
 
 def _name_key(name: str) -> str:
