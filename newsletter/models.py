@@ -1,5 +1,5 @@
-"""The tables: readers, papers, weekly issues, the ledger of deliveries, and suppressed
-address hashes.
+"""The tables: readers, papers, weekly issues, the ledger of deliveries, readers' votes on
+the papers they were sent, and suppressed address hashes.
 
 Lists (topics, authors, papers sent) are JSON columns: they are always read and
 written whole with their row, and JSON works the same on SQLite and PostgreSQL.
@@ -53,6 +53,9 @@ class Subscriber(SQLModel, table=True):
     paused: bool = False  # confirmed, but no digests until resumed
     bounces: int = 0  # permanent refusals in a row; suppressed at the configured limit
     feed_key: int = 0  # in the private feed's link; raised to revoke the old link
+    # "Never" topics: a paper matching one (by words or meaning) is never picked. Free text,
+    # or "author:Name" (newsletter/match/interests.py reads this form).
+    exclusions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class Paper(SQLModel, table=True):
@@ -115,6 +118,19 @@ class Suppression(SQLModel, table=True):
     address_hash: str = Field(primary_key=True, max_length=64)
     reason: str = Field(max_length=32)
     created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Vote(SQLModel, table=True):
+    """A reader's "More like this" (+1) or "Not for me" (-1) on a paper they were sent. One per
+    reader and paper: a second vote replaces the first; undo deletes it."""
+
+    subscriber_id: int = Field(foreign_key="subscriber.id", primary_key=True, ondelete="CASCADE")
+    paper_id: int = Field(foreign_key="paper.id", primary_key=True, ondelete="CASCADE")
+    issue_id: int = Field(foreign_key="issue.id", index=True)
+    value: int  # +1 or -1
+    reason: str | None = Field(default=None, max_length=16)  # of a "Not for me"
+    excluded: str | None = Field(default=None, max_length=300)  # the exclusion it added
+    voted_at: dt.datetime = Field(default_factory=utcnow)
 
 
 class Delivery(SQLModel, table=True):

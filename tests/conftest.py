@@ -38,7 +38,7 @@ PG_ADMIN_URL = os.environ.get(
     "NEWSLETTER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("NEWSLETTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
-TABLES = ("delivery", "issue", "paper_embedding", "paper", "subscriber", "suppression")
+TABLES = ("vote", "delivery", "issue", "paper_embedding", "paper", "subscriber", "suppression")
 
 
 # --- databases ---------------------------------------------------------------------------

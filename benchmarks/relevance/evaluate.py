@@ -136,6 +136,43 @@ def run_sets(benchmarks: Path, shared: Path) -> dict[str, dict[str, object]]:
     return out
 
 
+def votes_set(database_url: str | None = None) -> dict[str, object] | None:
+    """The votes readers cast, as a judged set: "More like this" counts as relevant (grade 2),
+    "Not for me" as not (0). Each reader's issue with votes is one query: the engine ranks
+    that issue's papers for the reader's topics as they are now (their votes left out, which
+    would grade the engine on what it learnt from them), and is scored on the voted papers
+    only, in its order (a condensed list: papers nobody voted on are not counted either way).
+    None when nobody has voted."""
+    from newsletter.db import session_scope
+    from newsletter.delivery import issues
+    from newsletter.digest.compose import IssueCache
+    from newsletter.match import interests
+    from newsletter.readers import store, votes
+    from newsletter.settings import get_settings
+
+    settings = get_settings()
+    judged: dict[tuple[int, int], dict[str, int]] = {}
+    with session_scope(database_url or settings.database_url) as session:
+        for reader_id, issue_id, arxiv_id, value in votes.graded(session=session):
+            judged.setdefault((reader_id, issue_id), {})[arxiv_id] = 2 if value > 0 else 0
+        found = issues.by_ids({i for _, i in judged}, session=session)
+        cache, scores = IssueCache(), {}
+        for (reader_id, issue_id), grades in judged.items():
+            reader = store.get(reader_id, session=session)
+            if reader is None or issue_id not in found:
+                continue
+            matcher = cache.get(found[issue_id], settings, session=session).matcher
+            picks = matcher.picks(interests.of_reader(reader.topics, reader.follows), limit=500)
+            condensed = [p.paper.arxiv_id for p in picks if p.paper.arxiv_id in grades]
+            scores[f"reader {reader_id}, {found[issue_id].week}"] = score(condensed, grades)
+        session.rollback()
+    if not scores:
+        return None
+    return {"papers": sum(len(g) for g in judged.values()),
+            "topics": {t: {"engine": vars(s)} for t, s in scores.items()},
+            "macro": {"engine": macro(scores)}}  # fmt: skip
+
+
 def evaluate(ranker: Ranker, judged: dict[str, dict[str, int]]) -> dict[str, Scores]:
     return {topic: score(ranker(topic), grades) for topic, grades in judged.items()}
 

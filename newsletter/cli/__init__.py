@@ -63,4 +63,13 @@ def main() -> None:
 
 
 # The subcommands register themselves on `cli` when imported.
-from newsletter.cli import db, doctor, evaluate, ingest, send, subscribers, workers  # noqa: E402, F401
+from newsletter.cli import (  # noqa: E402, F401
+    db,
+    doctor,
+    evaluate,
+    feedback,
+    ingest,
+    send,
+    subscribers,
+    workers,
+)

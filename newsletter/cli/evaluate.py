@@ -54,25 +54,34 @@ def _evaluation(folder: Path) -> ModuleType:
 )
 @click.option("--per-topic", is_flag=True, help="Also print each topic's figures.")
 @click.option("--speed/--no-speed", default=True, help="Also time 2,000 papers x 5,000 topics.")
+@click.option(
+    "--feedback", is_flag=True, help="Also score the engine on the votes readers cast (this DB)."
+)
 @click.option("--json", "as_json", is_flag=True)
 def relevance(
-    folder: Path, shared: Path | None, per_topic: bool, speed: bool, as_json: bool
+    folder: Path, shared: Path | None, per_topic: bool, speed: bool, feedback: bool, as_json: bool
 ) -> None:
     """P@5, R@10 and nDCG@10 on each judged set: the engine (words and meaning) against
     the same engine by words only and a substring baseline.
 
     The sets: the project's own (16 topics), and the blind set's tune and test halves
-    (topics written before any paper was read; benchmarks/relevance/blind/)."""
+    (topics written before any paper was read; benchmarks/relevance/blind/). With --feedback,
+    also the readers' votes: likes relevant, dislikes not, one query per reader and issue."""
     evaluation = _evaluation(folder)
     shared = shared or folder.resolve().parent.parent / "shared"
-    result: dict[str, object] = {"sets": evaluation.run_sets(folder, shared)}
+    sets = evaluation.run_sets(folder, shared)
+    if feedback:
+        voted = evaluation.votes_set()
+        if voted is None:
+            click.echo("no votes yet: the votes row is left out", err=True)
+        else:
+            sets["votes received"] = voted
+    result: dict[str, object] = {"sets": sets}
     if speed:
         result["speed"] = evaluation.speed()
     if as_json:
         emit_json(result)
         return
-    sets = result["sets"]
-    assert isinstance(sets, dict)
     _print_macros(sets)
     if per_topic:
         for name, figures in sets.items():

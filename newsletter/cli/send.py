@@ -14,7 +14,7 @@ from rich.table import Table
 
 from newsletter.cli import cli, emit_json, is_tty
 from newsletter.db import session_scope
-from newsletter.delivery import campaign, ledger
+from newsletter.delivery import campaign
 from newsletter.delivery.mailer import OutboxMailer, SmtpMailer
 from newsletter.digest import compose
 from newsletter.readers import store as readers
@@ -148,8 +148,7 @@ def preview(email: str, issue_date: dt.datetime | None, out: Path | None) -> Non
             raise InvalidInput(f"no subscriber with the address {address}")
         issue = campaign.issue_for(_day(issue_date), settings, session=session, create=False)
         state = compose.IssueCache().get(issue, settings, session=session)
-        history = ledger.sent_papers([reader.id], session=session)
-        picks = compose.picks_for(reader, state, history.get(reader.id, set()), settings)
+        picks = compose.next_picks(reader, state, settings, session=session)
         if not picks:
             raise click.ClickException(
                 f"nothing to preview: {compose.NOTHING_MATCHED} ({issue.week})"

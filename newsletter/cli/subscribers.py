@@ -12,15 +12,19 @@ from rich.table import Table
 from newsletter.cli import cli, emit_json
 from newsletter.db import session_scope
 from newsletter.delivery.sendtime import DAYS, parse_day
+from newsletter.digest import profile
+from newsletter.digest.compose import IssueCache
 from newsletter.match.interests import shown
 from newsletter.models import Subscriber, SubscriberStatus
 from newsletter.readers import store as readers
 from newsletter.readers.validate import (
     InvalidInput,
     Schedule,
+    clean_exclusions,
     clean_follows,
     normalise_email,
     read_csv,
+    shown_exclusions,
 )
 from newsletter.settings import get_settings
 
@@ -44,10 +48,17 @@ def _schedule(timezone: str | None, send_day: str | None, send_hour: int | None)
     return Schedule(timezone, day, send_hour)
 
 
+_EXCLUDE = "Never send papers on this topic, or by 'author: Name' (repeatable)."
+
+
+def _never(reader: Subscriber) -> str:
+    return f"; never: {', '.join(shown_exclusions(reader.exclusions))}" if reader.exclusions else ""
+
+
 def _describe(reader: Subscriber) -> str:
     return (
         f"{reader.email} ({reader.status}): {', '.join(shown(reader.topics, reader.follows))}; "
-        f"{DAYS[reader.send_day]} {reader.send_hour:02d}:00 {reader.timezone}"
+        f"{DAYS[reader.send_day]} {reader.send_hour:02d}:00 {reader.timezone}{_never(reader)}"
     )
 
 
@@ -56,6 +67,7 @@ def _describe(reader: Subscriber) -> str:
 @click.option("--topic", "topics", multiple=True, help="Repeat for several.")
 @click.option("--author", "authors", multiple=True, help="Follow an author (repeatable).")
 @click.option("--category", "categories", multiple=True, help="Follow an arXiv category.")
+@click.option("--exclude", "exclusions", multiple=True, help=_EXCLUDE)
 @_schedule_options
 @click.option(
     "--confirmed",
@@ -67,6 +79,7 @@ def add(
     topics: tuple[str, ...],
     authors: tuple[str, ...],
     categories: tuple[str, ...],
+    exclusions: tuple[str, ...],
     timezone: str | None,
     send_day: str | None,
     send_hour: int | None,
@@ -86,6 +99,7 @@ def add(
             confirmed=confirmed,
             schedule=schedule,
             follows=follows,
+            exclusions=clean_exclusions(exclusions) if exclusions else None,
         )
         click.echo(f"{'updated' if existed else 'added'} {_describe(reader)}")
 
@@ -176,8 +190,34 @@ subscribers.add_command(forget, name="remove")
 @subscribers.command("topics")
 @click.argument("email")
 @click.option("--topic", "topics", multiple=True, required=True, help="Repeat for several.")
-def topics(email: str, topics: tuple[str, ...]) -> None:
-    """Replace a reader's topics."""
+@click.option("--exclude", "exclusions", multiple=True, help=_EXCLUDE)
+def topics(email: str, topics: tuple[str, ...], exclusions: tuple[str, ...]) -> None:
+    """Replace a reader's topics (and, with --exclude, their exclusions)."""
+    never = clean_exclusions(exclusions) if exclusions else None
     with session_scope() as session:
-        reader = readers.set_topics(email, topics, session=session)
-        click.echo(f"{reader.email}: {', '.join(reader.topics)}")
+        reader = readers.set_topics(email, topics, session=session, exclusions=never)
+        click.echo(f"{reader.email}: {', '.join(reader.topics)}{_never(reader)}")
+
+
+@subscribers.command("show")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True)
+def show(email: str, as_json: bool) -> None:
+    """A reader's profile: topics, follows, exclusions, the papers they rated, and what their
+    next digest would hold if it went out now (the manage page shows the same)."""
+    with session_scope() as session:
+        reader = readers.get_by_email(normalise_email(email), session=session)
+        if reader is None:
+            raise InvalidInput(f"no subscriber with the address {email.strip()!r}")
+        view = profile.of(reader, get_settings(), session=session, cache=IssueCache())
+        session.rollback()
+    if as_json:
+        emit_json(view)
+        return
+    click.echo(_describe(reader))
+    for kind in ("liked", "disliked"):
+        for vote in view[kind]:
+            click.echo(f"{kind}: {vote['title']} ({vote['arxiv_id']}, {vote['voted_at']})")
+    click.echo(f"next issue ({view['next_issue']['week']}):")
+    for n, pick in enumerate(view["next_issue"]["picks"], start=1):
+        click.echo(f"  {n}. {pick['title']} — {pick['why']}")

@@ -23,8 +23,16 @@ from sqlmodel import Session
 from newsletter.delivery import issues, ledger
 from newsletter.delivery.mailer import Mailer, SendError
 from newsletter.delivery.sendtime import due_date
-from newsletter.digest.compose import NOTHING_MATCHED, IssueCache, IssueState, compose, picks_for
+from newsletter.digest.compose import (
+    NOTHING_MATCHED,
+    IssueCache,
+    IssueState,
+    compose,
+    picks_for,
+    profiles,
+)
 from newsletter.digest.render import subject
+from newsletter.match.feedback import Profile
 from newsletter.models import Delivery, Issue, Subscriber, SubscriberStatus
 from newsletter.readers import store as readers
 from newsletter.settings import Settings
@@ -123,7 +131,8 @@ def deliver(
     With `weeks`, only deliveries of those weeks' issues are taken (workers pass the
     current weeks, so a stale queue never sends a week that is over). The number of
     queries does not depend on the batch's readers: one claim, one read of the readers,
-    one of their history, one check of the issue's papers, then the outcomes' writes
+    one of their history, one of their votes (and one of the voted papers' vectors if anyone
+    voted), one check of the issue's papers, then the outcomes' writes
     (one per message by default, `ledger_flush_every` at a time if raised).
     """
     batch = ledger.claim(delivery_ids, session=session, lease=settings.delivery_lease, weeks=weeks)
@@ -134,13 +143,16 @@ def deliver(
     states = {i: cache.get(issue, settings, session=session) for i, issue in found.items()}
     audience = readers.by_ids([d.subscriber_id for d in batch], session=session)
     history = ledger.sent_papers([d.subscriber_id for d in batch], session=session)
+    voters = {i: profiles([d.subscriber_id for d in batch if d.issue_id == i], state,
+                          session=session) for i, state in states.items()}  # fmt: skip
     outcomes = ledger.Outcomes(every=settings.ledger_flush_every)
     limit = settings.suppress_after_bounces
     for index, delivery in enumerate(batch):
         reader = audience[delivery.subscriber_id]
         try:
             _deliver_one(delivery, reader, states[delivery.issue_id], history, settings,
-                         mailer=mailer, outcomes=outcomes, summary=summary)  # fmt: skip
+                         voters[delivery.issue_id].get(reader.id), mailer=mailer,
+                         outcomes=outcomes, summary=summary)  # fmt: skip
         except SendError as exc:  # the server cannot be reached: stop, keep the rest pending
             for rest in batch[index:]:
                 outcomes.release(rest, exc.reply, attempted=False)
@@ -160,6 +172,7 @@ def _deliver_one(
     state: IssueState,
     history: dict[int, set[int]],
     settings: Settings,
+    profile: Profile | None,
     *,
     mailer: Mailer,
     outcomes: ledger.Outcomes,
@@ -170,7 +183,7 @@ def _deliver_one(
         outcomes.skipped(delivery, reason)
         summary.skipped += 1
         return
-    picks = picks_for(reader, state, history.get(reader.id or 0, set()), settings)
+    picks = picks_for(reader, state, history.get(reader.id or 0, set()), settings, profile)
     if not picks:
         outcomes.skipped(delivery, NOTHING_MATCHED)
         summary.skipped += 1
@@ -253,10 +266,13 @@ def dry_run(
         mailer.open()
     try:
         for page in readers.iter_active(session=session, only=only, limit=limit):
-            history = ledger.sent_papers([r.id for r in page if r.id], session=session)
+            ids = [r.id for r in page if r.id]
+            history = ledger.sent_papers(ids, session=session)
+            voters = profiles(ids, state, session=session)
             for reader in page:
                 sent = history.get(reader.id or 0, set())
-                _dry_one(reader, state, sent, settings, mailer, summary)
+                _dry_one(reader, state, sent, settings, voters.get(reader.id or 0), mailer,
+                         summary)  # fmt: skip
             summary.planned += len(page)
             session.expunge_all()  # keep memory flat over a large audience
             if progress:
@@ -273,10 +289,11 @@ def _dry_one(
     state: IssueState,
     sent: set[int],
     settings: Settings,
+    profile: Profile | None,
     mailer: Mailer | None,
     summary: Summary,
 ) -> None:
-    picks = picks_for(reader, state, sent, settings)
+    picks = picks_for(reader, state, sent, settings, profile)
     if not picks:
         summary.skipped += 1
         summary.rows.append(

@@ -44,3 +44,11 @@ def recent(*, session: Session, limit: int = 52) -> list[Issue]:
 
 def by_week(week: str, *, session: Session) -> Issue | None:
     return session.exec(select(Issue).where(Issue.week == week)).first()
+
+
+def weeks(week: str | None = None, *, session: Session) -> dict[int, str]:
+    """Issue id -> its week, of every issue or of one week's."""
+    query = select(Issue.id, Issue.week)
+    if week:
+        query = query.where(Issue.week == week)
+    return {issue_id: name for issue_id, name in session.exec(query) if issue_id is not None}

@@ -258,6 +258,28 @@ def sent_delivery(delivery_id: int, reader_id: int, *, session: Session) -> Deli
     return None
 
 
+def sent_paper(reader_id: int, paper_id: int, issue_id: int, *, session: Session) -> bool:
+    """Whether the paper went out to the reader in that issue (a vote on it needs this)."""
+    delivery = session.exec(
+        select(Delivery).where(
+            Delivery.issue_id == issue_id,
+            Delivery.subscriber_id == reader_id,
+            Delivery.status == DeliveryStatus.SENT,
+        )
+    ).first()
+    return delivery is not None and paper_id in delivery.paper_ids
+
+
+def sent_picks(issue_ids: Sequence[int], *, session: Session) -> list[tuple[int, int, Any]]:
+    """(issue id, reader id, the picks' records) of every digest sent in those issues."""
+    rows = session.exec(
+        select(Delivery.issue_id, Delivery.subscriber_id, Delivery.picks).where(
+            col(Delivery.issue_id).in_(list(issue_ids)), Delivery.status == DeliveryStatus.SENT
+        )
+    )
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
 def sent_to(reader_id: int, *, session: Session, limit: int = 20) -> list[Delivery]:
     """The reader's latest sent digests, newest first (their private feed)."""
     query = select(Delivery).where(

@@ -12,15 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
 from sqlmodel import Session
 
+from newsletter.delivery import ledger
 from newsletter.digest import message
 from newsletter.digest.render import Digest, Links, MailTemplates, Recipient, Rendered
 from newsletter.ingest import store as papers
-from newsletter.match import interests, semantic
+from newsletter.match import feedback, interests, semantic
 from newsletter.match.engine import Matcher, Pick
-from newsletter.models import Issue, Paper
-from newsletter.readers import links
+from newsletter.models import Issue, Paper, Vote
+from newsletter.readers import links, votes
 from newsletter.settings import Settings
 
 NOTHING_MATCHED = "no paper this week matched the reader's topics"
@@ -77,6 +79,8 @@ class Reader(Protocol):
     def topics(self) -> list[str]: ...
     @property
     def follows(self) -> list[str]: ...
+    @property
+    def exclusions(self) -> list[str]: ...
 
 
 @dataclass
@@ -100,13 +104,64 @@ class Composed:
 
 
 def picks_for(
-    reader: Reader, state: IssueState, already_sent: set[int], settings: Settings
+    reader: Reader,
+    state: IssueState,
+    already_sent: set[int],
+    settings: Settings,
+    profile: feedback.Profile | None = None,
 ) -> list[Pick]:
     return state.matcher.picks(
         interests.of_reader(reader.topics, reader.follows),
         limit=settings.issue_size,
         exclude=already_sent,
+        never=interests.of_exclusions(reader.exclusions),
+        profile=profile,
+        as_of=state.issue.issue_date,
     )
+
+
+def profiles(
+    reader_ids: list[int], state: IssueState, *, session: Session
+) -> dict[int, feedback.Profile]:
+    """The votes of those readers that have any, with the voted papers' vectors from the
+    week's model: one query for the batch, and one more if anyone voted."""
+    space = state.matcher.space
+    if space is None:  # no model: votes cannot be placed, the ranking is the topics' alone
+        return {}
+    found = votes.ranking(reader_ids, state.issue.issue_date, session=session)
+    voted = list({paper.id: paper for rows in found.values() for _, paper in rows}.values())
+    if not voted:
+        return {}
+    matrix = papers.vectors(voted, space.encoder, session=session)
+    vectors = {paper.id: row for paper, row in zip(voted, matrix, strict=True)}
+    return {reader_id: feedback.Profile(tuple(_voted(v, p, vectors[p.id]) for v, p in rows))
+            for reader_id, rows in found.items()}  # fmt: skip
+
+
+def _voted(vote: Vote, paper: Paper, vector: np.ndarray) -> feedback.Voted:
+    return feedback.Voted(paper.id or 0, paper.title, vote.value, vote.voted_at, vector)
+
+
+def next_picks(reader: Reader, state: IssueState, settings: Settings, *, session: Session
+               ) -> list[Pick]:  # fmt: skip
+    """One reader's picks as their digest of this issue would hold them now."""
+    assert reader.id is not None
+    history = ledger.sent_papers([reader.id], session=session).get(reader.id, set())
+    profile = profiles([reader.id], state, session=session).get(reader.id)
+    return picks_for(reader, state, history, settings, profile)
+
+
+def _vote_links(
+    reader_id: int, picks: list[Pick], issue: Issue, settings: Settings
+) -> tuple[tuple[str, str], ...]:
+    """Each pick's "More like this" and "Not for me" links (a dry run's unsaved issue has no
+    id: its links name issue 0, which no vote can be cast on)."""
+    made = []
+    for pick in picks:
+        like = links.Feedback(reader_id, pick.paper.id or 0, issue.id or 0, feedback.LIKE)
+        dislike = like._replace(vote=feedback.DISLIKE)
+        made.append((links.feedback_link(settings, like), links.feedback_link(settings, dislike)))
+    return tuple(made)
 
 
 def compose(
@@ -129,6 +184,7 @@ def compose(
             unsubscribe=unsubscribe,
             view=view or None,
         ),
+        votes=_vote_links(reader.id, picks, state.issue, settings),
     )
     rendered = state.digest.render(picks, recipient)
     msg_id = message.message_id(settings, state.issue.week, reader.id)

@@ -55,6 +55,7 @@ class Recipient:
     email: str
     topics: list[str]
     links: Links
+    votes: tuple[tuple[str, str], ...] = ()  # per pick: "More like this", "Not for me" links
 
 
 class MailTemplates:
@@ -207,13 +208,17 @@ class Digest:
             else f"This week: {top}",
             150,
         )
+        votes = recipient.votes if recipient else ()
         context = {
             "title": title,
             "preheader": preheader,
             "week": self.week,
             "postal_address": self.postal_address,
             "count_line": f"{len(picks)} paper{'s' if len(picks) != 1 else ''}",
-            "picks": [(n, self.blocks(p.paper), p.why) for n, p in enumerate(picks, start=1)],
+            "picks": [
+                (n, self.blocks(p.paper), p.why, votes[n - 1] if votes else None)
+                for n, p in enumerate(picks, start=1)
+            ],
             "recipient": recipient,
         }
         return Rendered(

@@ -16,7 +16,9 @@ and a topic nothing is close to still gets nothing. Both constants were chosen o
 half of the blind judged set (benchmarks/relevance/README.md).
 
 Relevance is then blended with trending (upvotes) and recency. Each distinct topic is
-scored once per issue, however many readers share it.
+scored once per issue, however many readers share it. A reader's exclusions ("never"
+topics and authors) bar every paper they match, by words or by meaning, and their votes
+nudge the rest (`feedback`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from newsletter.match import vocabulary
+from newsletter.match import feedback, vocabulary
 from newsletter.match.interests import Author, Category, Interest, Topic
 from newsletter.match.semantic import Space
 from newsletter.models import Paper
@@ -76,10 +78,12 @@ class Pick:
     paper: Paper
     score: float
     hits: list[TopicHit] = field(default_factory=list)
+    like: str = ""  # the title of a paper the reader liked that pulled this one up
 
     @property
     def why(self) -> str:
-        return "; ".join(h.reason for h in self.hits)
+        liked = [f"like “{self.like}”, which you liked"] if self.like else []
+        return "; ".join([h.reason for h in self.hits] + liked)
 
     def as_record(self) -> dict[str, Any]:
         """What the ledger keeps of a pick, enough to show the digest again later."""
@@ -91,11 +95,12 @@ class Pick:
                 | ({"phrase": h.phrase} if h.phrase else {})
                 for h in self.hits
             ],
-        }
+        } | ({"like": self.like} if self.like else {})
 
     @classmethod
     def from_record(cls, record: dict[str, Any], paper: Paper) -> Pick:
-        return cls(paper, record["score"], [TopicHit(**h) for h in record.get("hits", [])])
+        hits = [TopicHit(**h) for h in record.get("hits", [])]
+        return cls(paper, record["score"], hits, record.get("like", ""))
 
 
 @lru_cache(maxsize=1)
@@ -246,6 +251,7 @@ class Matcher:
                 self._authors[_name_key(name)].add(index)
         self._meta = [(p.id, p.upvotes, p.arxiv_id) for p in self.papers]  # read per pick
         self._cache: dict[Interest, dict[int, TopicHit]] = {}
+        self._barred: dict[Interest, set[int]] = {}  # each exclusion's papers, by any closeness
         self._ranked: dict[Interest, list[int]] = {}  # each cached interest's hits, best first
         self._concepts: dict[Concept, dict[int, _Occurrence]] = {}
         self._keywords: dict[int, np.ndarray] = {}
@@ -306,17 +312,35 @@ class Matcher:
         self.topic_hits(interest)
         return self._ranked[_cache_key(interest)]
 
-    def _rank_key(self, index: int, hit: TopicHit) -> tuple[bool, float, int, str]:
+    def _rank_key(
+        self, index: int, hit: TopicHit, nudge: float = 0.0
+    ) -> tuple[int, float, int, str]:
         """Ascending sort key of one hit. A paper with several hits ranks by its best: a word
         hit before any by meaning; trending lifts a paper the words found, and one found by
-        meaning ranks by closeness; then upvotes, then arXiv id."""
+        meaning ranks by closeness; then upvotes, then arXiv id. A reader's votes `nudge` the
+        score, and a strong nudge moves the paper's tier (`feedback`)."""
         _, upvotes, arxiv_id = self._meta[index]
         by_words = hit.where != MEANING
         relevance = min(hit.relevance, MAX_RELEVANCE) / MAX_RELEVANCE
-        score = round(0.6 * relevance + (self._prior[index] if by_words else 0.0), 4)
-        return (not by_words, -score, -upvotes, arxiv_id)
+        score = 0.6 * relevance + (self._prior[index] if by_words else 0.0)
+        tier = 0 if by_words else 1
+        if nudge:
+            score += feedback.WEIGHT * nudge
+            tier = 2 if nudge <= -feedback.TIER else 0 if nudge >= feedback.TIER else tier
+        return (tier, -round(score, 4), -upvotes, arxiv_id)
 
-    def _hits(self, interest: Interest) -> dict[int, TopicHit]:
+    def barred(self, never: Iterable[Interest]) -> set[int]:
+        """Indexes of the papers any of the reader's exclusions matches: by words, or by
+        meaning at the same floor as a topic, however many (a topic keeps MEANING_KEPT)."""
+        barred: set[int] = set()
+        for interest in never:
+            key = _cache_key(interest)
+            if key not in self._barred:
+                self._barred[key] = set(self._hits(key, kept=None))
+            barred |= self._barred[key]
+        return barred
+
+    def _hits(self, interest: Interest, kept: int | None = MEANING_KEPT) -> dict[int, TopicHit]:
         if isinstance(interest, Author):
             name = interest.name.strip()
             found = self._authors.get(_name_key(name), set())
@@ -331,11 +355,15 @@ class Matcher:
         concepts = compile_topic(interest.text.casefold())
         hits = self._score_topic(interest.text, concepts) if concepts else {}
         if self.space is not None and self.papers:
-            hits = self._by_meaning(interest.text, concepts, hits) | hits
+            hits = self._by_meaning(interest.text, concepts, hits, kept) | hits
         return hits
 
     def _by_meaning(
-        self, topic: str, concepts: Sequence[Concept], by_words: dict[int, TopicHit]
+        self,
+        topic: str,
+        concepts: Sequence[Concept],
+        by_words: dict[int, TopicHit],
+        kept: int | None = MEANING_KEPT,
     ) -> dict[int, TopicHit]:
         """Papers close enough in meaning to the topic that its words did not find."""
         assert self.space is not None
@@ -347,7 +375,9 @@ class Matcher:
         closeness = {i: float(similarity[i]) + WORD_BONUS * shares.get(i, 0.0) for i in near}
         close = [i for i in near if closeness[i] >= MEANING_FLOOR]
         found = {}
-        for index in heapq.nlargest(MEANING_KEPT, close, key=closeness.__getitem__):
+        if kept is not None:
+            close = heapq.nlargest(kept, close, key=closeness.__getitem__)
+        for index in close:
             # Below any word hit's relevance: a clear phrase hit ranks first.
             relevance = round(THRESHOLD * min(closeness[index], 1.0), 3)
             found[index] = TopicHit(topic, relevance, MEANING, self._phrase(index, topic))
@@ -385,25 +415,41 @@ class Matcher:
         *,
         limit: int,
         exclude: AbstractSet[int] = frozenset(),
+        never: Iterable[Interest] = (),
+        profile: feedback.Profile | None = None,
+        as_of: dt.date | None = None,
     ) -> list[Pick]:
-        """The best `limit` papers for a reader's interests, skipping paper ids in `exclude`.
+        """The best `limit` papers for a reader's interests, skipping paper ids in `exclude`
+        and papers that match any of `never`, nudged by the reader's votes (`profile`, as on
+        the day `as_of`).
 
-        A paper ranks by its best hit, so only the first `limit` + len(exclude) of each
-        interest's ranked hits can make the top: readers' picks cost the same however many
-        papers a popular topic matches."""
+        A paper ranks by its best hit, so without votes only the first `limit` + the number
+        skipped of each interest's ranked hits can make the top: readers' picks cost the same
+        however many papers a popular topic matches. Votes can lift any hit, so with votes
+        every hit is a candidate."""
         interests = list(interests)
-        depth = limit + len(exclude)
-        best: dict[int, tuple[bool, float, int, str]] = {}
+        barred = self.barred(never)
+        voted = profile is not None and bool(profile.votes) and self.space is not None
+        depth = None if voted else limit + len(exclude) + len(barred)
+        best: dict[int, tuple[int, float, int, str]] = {}
         for interest in interests:
             hits = self.topic_hits(interest)
             for index in self._ranked_hits(interest)[:depth]:
-                if self._meta[index][0] in exclude:
+                if index in barred or self._meta[index][0] in exclude:
                     continue
                 key = self._rank_key(index, hits[index])
                 if index not in best or key < best[index]:
                     best[index] = key
+        nudged: dict[int, feedback.Nudge] = {}
+        if voted:
+            assert profile is not None and self.space is not None
+            nudged = feedback.nudges(self.space, profile, list(best), as_of or dt.date.today())
+            for index, nudge in nudged.items():
+                best[index] = min(self._rank_key(index, hit, nudge.amount)
+                                  for hit in self._hits_of(index, interests))  # fmt: skip
         top = heapq.nsmallest(limit, best, key=best.__getitem__)
-        return [Pick(self.papers[i], -best[i][1], self._hits_of(i, interests)) for i in top]
+        return [Pick(self.papers[i], -best[i][1], self._hits_of(i, interests),
+                     nudged[i].like if i in nudged else "") for i in top]  # fmt: skip
 
     def _hits_of(self, index: int, interests: list[Interest | str]) -> list[TopicHit]:
         """Every hit of one paper among the interests, most relevant first."""

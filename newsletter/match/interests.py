@@ -60,3 +60,17 @@ def of_reader(topics: Iterable[str], follows: Iterable[str]) -> list[Interest]:
 def shown(topics: Iterable[str], follows: Iterable[str]) -> list[str]:
     """The same, as a reader reads them."""
     return [label(i) for i in of_reader(topics, follows)]
+
+
+def of_exclusions(exclusions: Iterable[str]) -> list[Interest]:
+    """A reader's "never" list: "author:Name" (or "category:code") is a follow's form, any
+    other text a topic."""
+    found: list[Interest] = []
+    for text in exclusions:
+        kind = text.partition(":")[0]
+        found.append(parse_follow(text) if kind in ("author", "category") else Topic(text))
+    return found
+
+
+def excluded_author(name: str) -> str:
+    return stored(Author(name))

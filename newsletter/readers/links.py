@@ -7,10 +7,13 @@ nothing about a token can be forged without the secret key.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from enum import StrEnum
 from functools import lru_cache
+from typing import NamedTuple
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 from newsletter.settings import Settings
 
@@ -22,6 +25,7 @@ class Purpose(StrEnum):
     VIEW = "view"
     FEED = "feed"
     TYPED_ADDRESS = "typed-address"  # not a reader: what a visitor typed into the form
+    FEEDBACK = "feedback"
 
 
 class InvalidToken(Exception):
@@ -82,6 +86,45 @@ def read_address(settings: Settings, token: str, max_age: int = 3600) -> str | N
     except BadSignature:
         return None
     return email if isinstance(email, str) else None
+
+
+class Feedback(NamedTuple):
+    """What a "More like this" (+1) or "Not for me" (-1) link names."""
+
+    reader_id: int
+    paper_id: int
+    issue_id: int
+    vote: int
+
+
+FEEDBACK_MAX_AGE = dt.timedelta(days=90)
+
+
+@lru_cache(maxsize=4)
+def _feedback_signer(secret: str) -> TimestampSigner:
+    # Two links per pick make these the most signed tokens: a plain dotted payload and a key
+    # derived once cost a fifth of a serializer's JSON token (~8 against ~48 microseconds).
+    key = hmac.new(secret.encode(), b"newsletter.feedback", hashlib.sha256).digest()
+    return TimestampSigner(key, key_derivation="none", digest_method=hashlib.sha256)
+
+
+def feedback_link(settings: Settings, vote: Feedback) -> str:
+    payload = ".".join(str(v) for v in vote).encode()
+    token = _feedback_signer(settings.secret_key.get_secret_value()).sign(payload).decode()
+    return f"{settings.base_url}/feedback/{token}"
+
+
+def read_feedback(settings: Settings, token: str) -> Feedback:
+    """What a genuine feedback token names; raises InvalidToken if forged or over 90 days old."""
+    signer = _feedback_signer(settings.secret_key.get_secret_value())
+    try:
+        payload = signer.unsign(token, max_age=int(FEEDBACK_MAX_AGE.total_seconds()))
+        reader_id, paper_id, issue_id, vote = (int(v) for v in payload.split(b"."))
+    except (BadSignature, ValueError) as exc:
+        raise InvalidToken(str(exc)) from exc
+    if vote not in (1, -1):
+        raise InvalidToken("unexpected vote")
+    return Feedback(reader_id, paper_id, issue_id, vote)
 
 
 def link(settings: Settings, purpose: Purpose, subscriber_id: int, extra: int | None = None) -> str:

@@ -20,7 +20,7 @@ from newsletter.digest.render import MailTemplates, Rendered
 from newsletter.match.interests import shown
 from newsletter.models import Subscriber, SubscriberStatus, utcnow
 from newsletter.readers import links, store
-from newsletter.readers.validate import Schedule, clean_topics, normalise_email
+from newsletter.readers.validate import Schedule, clean_exclusions, clean_topics, normalise_email
 from newsletter.settings import Settings
 
 
@@ -89,11 +89,18 @@ def revoke_feed(reader: Subscriber, *, session: Session) -> None:
 
 
 def set_preferences(
-    reader: Subscriber, topics: list[str], schedule: Schedule, paused: bool, *, session: Session
+    reader: Subscriber,
+    topics: list[str],
+    schedule: Schedule,
+    paused: bool,
+    *,
+    session: Session,
+    exclusions: list[str] | None = None,
 ) -> None:
     cleaned = clean_topics(topics)
+    never = clean_exclusions(exclusions) if exclusions is not None else reader.exclusions
     schedule.checked()
-    reader.topics, reader.paused = cleaned, paused
+    reader.topics, reader.paused, reader.exclusions = cleaned, paused, never
     schedule.apply(reader)
     store.save(reader, session=session)
 

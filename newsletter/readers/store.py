@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from newsletter.delivery import ledger
 from newsletter.match.interests import Follow, stored
 from newsletter.models import Subscriber, SubscriberStatus, Suppression, utcnow
+from newsletter.readers import votes
 from newsletter.readers.validate import (
     CsvRow,
     InvalidInput,
@@ -52,6 +53,7 @@ class Reader(NamedTuple):
     topics: list[str]
     follows: list[str]
     bounces: int
+    exclusions: list[str]
 
 
 def by_ids(ids: Collection[int], *, session: Session) -> dict[int, Reader]:
@@ -127,10 +129,12 @@ def upsert(
     confirmed: bool = False,
     schedule: Schedule | None = None,
     follows: list[Follow] | None = None,
+    exclusions: list[str] | None = None,
 ) -> Subscriber:
     """Create the reader, or update the topics (and schedule) of the one with that address.
     `follows` (from `validate.clean_follows`) stand in for topics: one of the two is needed.
-    An address forgotten after it bounced is refused (`secret` keys its hash)."""
+    `exclusions` (from `validate.clean_exclusions`) replace the reader's "never" list when
+    given. An address forgotten after it bounced is refused (`secret` keys its hash)."""
     address = normalise_email(email)
     cleaned = clean_topics(topics, required=not follows)
     (schedule or Schedule()).checked()
@@ -140,15 +144,21 @@ def upsert(
     reader.topics = cleaned
     if follows is not None:
         reader.follows = [stored(f) for f in follows]
+    if exclusions is not None:
+        reader.exclusions = exclusions
     (schedule or Schedule()).apply(reader)
     if confirmed and reader.status != SubscriberStatus.CONFIRMED:
         reader.status, reader.confirmed_at = SubscriberStatus.CONFIRMED, utcnow()
     return save(reader, session=session)
 
 
-def set_topics(email: str, topics: Iterable[str], *, session: Session) -> Subscriber:
+def set_topics(
+    email: str, topics: Iterable[str], *, session: Session, exclusions: list[str] | None = None
+) -> Subscriber:
     reader = _existing(email, session=session)
     reader.topics = clean_topics(topics)
+    if exclusions is not None:
+        reader.exclusions = exclusions
     return save(reader, session=session)
 
 
@@ -207,6 +217,7 @@ def forget(email: str, *, secret: str, session: Session) -> bool:
     if bounced and not is_suppressed(reader.email, secret=secret, session=session):
         session.add(Suppression(address_hash=address_hash(reader.email, secret), reason="bounced"))
     ledger.forget_reader(reader.id, session=session)
+    votes.forget_reader(reader.id, session=session)
     session.delete(reader)
     session.flush()
     return bounced

@@ -18,7 +18,7 @@ from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 
-from newsletter.match.interests import Author, Category, Follow
+from newsletter.match.interests import Author, Category, Follow, stored
 from newsletter.models import Subscriber
 from newsletter.text import one_line, stems
 
@@ -95,6 +95,26 @@ def clean_topics(raw: Iterable[str], *, required: bool = True) -> list[str]:
     if len(topics) > MAX_TOPICS:
         raise InvalidInput(f"too many topics ({len(topics)}); the limit is {MAX_TOPICS}")
     return topics
+
+
+def clean_exclusions(raw: Iterable[str]) -> list[str]:
+    """A reader's "never" list: topics, or "author: Name" for an author (may be empty)."""
+    topics, authors = [], []
+    for value in raw:
+        kind, _, name = value.partition(":")
+        if kind.strip().casefold() == "author" and name.strip():
+            authors.append(stored(Author(plain_text(name, "author", MAX_TOPIC_LEN))))
+        else:
+            topics.append(value)
+    cleaned = clean_topics(topics, required=False) + list(dict.fromkeys(authors))
+    if len(cleaned) > MAX_TOPICS:
+        raise InvalidInput(f"too many exclusions ({len(cleaned)}); the limit is {MAX_TOPICS}")
+    return cleaned
+
+
+def shown_exclusions(exclusions: Iterable[str]) -> list[str]:
+    """The "never" list as the reader types it."""
+    return [f"author: {e.partition(':')[2]}" if e.startswith("author:") else e for e in exclusions]
 
 
 def clean_follows(authors: Iterable[str], categories: Iterable[str]) -> list[Follow]:

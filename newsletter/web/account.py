@@ -10,10 +10,18 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from newsletter.delivery.sendtime import DAYS, parse_day
+from newsletter.digest import profile
 from newsletter.match.interests import shown
 from newsletter.models import Subscriber, SubscriberStatus
-from newsletter.readers import links, optin, store
-from newsletter.readers.validate import InvalidInput, Schedule, about, split_topics
+from newsletter.readers import feedback, links, optin, store
+from newsletter.readers.validate import (
+    InvalidInput,
+    Schedule,
+    about,
+    clean_exclusions,
+    shown_exclusions,
+    split_topics,
+)
 from newsletter.settings import Settings
 from newsletter.web.pages import Refused, not_found
 from newsletter.web.state import DB, State, WebState
@@ -114,6 +122,7 @@ def _form(reader: Subscriber) -> dict[str, object]:
     """The manage form's fields, as the reader has them."""
     return {
         "topics": "\n".join(reader.topics),
+        "exclusions": "\n".join(shown_exclusions(reader.exclusions)),
         "send_day": reader.send_day,
         "send_hour": reader.send_hour,
         "timezone": reader.timezone,
@@ -126,10 +135,11 @@ def _feed(web: WebState, reader: Subscriber) -> str:
     return links.link(web.settings, links.Purpose.FEED, reader.id, reader.feed_key)
 
 
-def _manage(request: Request, web: WebState, reader: Subscriber, token: str, status: int = 200,
-            **context: object) -> HTMLResponse:  # fmt: skip
+def _manage(request: Request, web: WebState, reader: Subscriber, token: str, session: Session,
+            status: int = 200, **context: object) -> HTMLResponse:  # fmt: skip
     context.setdefault("form", _form(reader))
     context.setdefault("feed", _feed(web, reader))
+    context["profile"] = profile.of(reader, web.settings, session=session, cache=web.issues)
     return web.pages.page(request, "manage", status, reader=reader, days=DAYS,
                           action=f"/manage/{token}", **context)  # fmt: skip
 
@@ -137,7 +147,7 @@ def _manage(request: Request, web: WebState, reader: Subscriber, token: str, sta
 @router.get("/manage/{token}", response_class=HTMLResponse)
 def manage_page(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
     reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
-    return _manage(request, web, reader, token)
+    return _manage(request, web, reader, token, session)
 
 
 @router.post("/manage/{token}", response_class=HTMLResponse)
@@ -151,6 +161,7 @@ def manage(
     send_hour: Annotated[int, Form(ge=0, le=23)] = 8,
     timezone: Annotated[str, Form(max_length=64)] = "UTC",
     paused: Annotated[bool, Form()] = False,
+    exclusions: Annotated[str, Form(max_length=5000)] = "",
 ) -> HTMLResponse:
     reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
     try:
@@ -158,17 +169,20 @@ def manage(
             day = parse_day(send_day)
         with about("timezone"):
             schedule = Schedule(timezone, day, send_hour).checked()
+        with about("exclusions"):
+            never = clean_exclusions(split_topics(exclusions))
         with about("topics"):
-            optin.set_preferences(reader, split_topics(topics), schedule, paused, session=session)
+            optin.set_preferences(reader, split_topics(topics), schedule, paused, session=session,
+                                  exclusions=never)  # fmt: skip
     except InvalidInput as exc:
         # Every edit comes back as typed, beside the error, so nothing has to be typed again.
         day = DAYS.index(send_day[:3].lower()) if send_day[:3].lower() in DAYS else 0
         typed = {"topics": topics, "send_day": day, "send_hour": send_hour,
-                 "timezone": timezone, "paused": paused}  # fmt: skip
-        page = _manage(request, web, reader, token, 422, error=str(exc), error_field=exc.field,
-                       form=typed)  # fmt: skip
+                 "timezone": timezone, "paused": paused, "exclusions": exclusions}  # fmt: skip
+        page = _manage(request, web, reader, token, session, 422, error=str(exc),
+                       error_field=exc.field, form=typed)  # fmt: skip
         raise Refused(page) from exc
-    return _manage(request, web, reader, token, saved=True)
+    return _manage(request, web, reader, token, session, saved=True)
 
 
 def _unsubscribe_page(
@@ -193,14 +207,21 @@ def _unsubscribe_page(
 def manage_resubscribe(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
     reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
     optin.resubscribe(reader, session=session)
-    return _manage(request, web, reader, token, saved=True)
+    return _manage(request, web, reader, token, session, saved=True)
 
 
 @router.post("/manage/{token}/feed", response_class=HTMLResponse)
 def revoke_feed(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
     reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
     optin.revoke_feed(reader, session=session)
-    return _manage(request, web, reader, token, feed_revoked=True)
+    return _manage(request, web, reader, token, session, feed_revoked=True)
+
+
+@router.post("/manage/{token}/votes/{paper_id}/undo", response_class=HTMLResponse)
+def undo_vote(request: Request, token: str, paper_id: int, session: DB, web: State) -> HTMLResponse:
+    reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
+    feedback.retract(reader, paper_id, session=session)
+    return _manage(request, web, reader, token, session, vote_undone=True)
 
 
 @router.post("/manage/{token}/forget", response_class=HTMLResponse)

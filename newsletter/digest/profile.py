@@ -1,0 +1,57 @@
+"""A reader's profile as they can read it: what they follow and exclude, the papers they
+voted on, and the papers their next digest would hold if it went out now. The manage page
+shows it; `newsletter subscribers show EMAIL --json` prints the same."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlmodel import Session
+
+from newsletter.delivery import issues
+from newsletter.digest.compose import IssueCache, next_picks
+from newsletter.match.engine import Pick
+from newsletter.match.interests import label, of_reader
+from newsletter.models import Subscriber
+from newsletter.readers import votes
+from newsletter.readers.validate import shown_exclusions
+from newsletter.settings import Settings
+
+
+def of(
+    reader: Subscriber, settings: Settings, *, session: Session, cache: IssueCache,
+    today: dt.date | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    assert reader.id is not None
+    liked: list[dict[str, Any]] = []
+    disliked: list[dict[str, Any]] = []
+    for vote, paper in votes.of_reader(reader.id, session=session):
+        (liked if vote.value > 0 else disliked).append({
+            "paper_id": paper.id, "arxiv_id": paper.arxiv_id, "title": paper.title,
+            "url": paper.abs_url, "voted_at": vote.voted_at.date().isoformat(),
+            "reason": votes.REASONS.get(vote.reason or ""),
+        })  # fmt: skip
+    issue = issues.for_date(today or dt.date.today(), settings.window_days, session=session,
+                            create=False)  # fmt: skip
+    state = cache.get(issue, settings, session=session)
+    picks = next_picks(reader, state, settings, session=session)
+    return {
+        "email": reader.email,
+        "status": str(reader.status),
+        "paused": reader.paused,
+        "topics": list(reader.topics),
+        "follows": [label(i) for i in of_reader([], reader.follows)],
+        "exclusions": shown_exclusions(reader.exclusions),
+        "liked": liked,
+        "disliked": disliked,
+        "next_issue": {
+            "week": issue.week,
+            "picks": [_pick(p) for p in picks],
+        },
+    }
+
+
+def _pick(pick: Pick) -> dict[str, str]:
+    paper = pick.paper
+    return {"arxiv_id": paper.arxiv_id, "title": paper.title, "url": paper.abs_url, "why": pick.why}
