@@ -4,9 +4,12 @@ benchmarks/results/.
 
     .venv/bin/python benchmarks/weekly_run.py [--readers 100000] [--papers 2000]
         [--workers 2] [--allow-batch-resend] [--sqlite] [--no-dry-run] [--no-smtp-source]
+        [--voters 0.2]
 
 With no flags it runs the product's defaults. `--allow-batch-resend` is the trade-off mode
 that writes the ledger once per batch (a killed worker may send a whole batch again).
+`--voters F` gives that share of the readers VOTES_EACH votes on last week's papers, so their
+picks are ranked with their profiles (newsletter/match/feedback.py).
 
 Needs PostgreSQL (NEWSLETTER_TEST_PG_URL, default postgres@127.0.0.1:5432/test; a fresh
 database is created and dropped) and Redis (database 14 is flushed). The SMTP sink is
@@ -29,10 +32,11 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import redis
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,9 +44,16 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import synthetic  # noqa: E402
 from newsletter import db  # noqa: E402
-from newsletter.ingest import store  # noqa: E402
+from newsletter.ingest import PaperRecord, store  # noqa: E402
 from newsletter.match import semantic  # noqa: E402
-from newsletter.models import Paper, Subscriber, SubscriberStatus, utcnow  # noqa: E402
+from newsletter.models import (  # noqa: E402
+    Issue,
+    Paper,
+    Subscriber,
+    SubscriberStatus,
+    Vote,
+    utcnow,
+)
 from newsletter.settings import get_settings  # noqa: E402
 from workers.celery_app import worker_command  # noqa: E402
 
@@ -51,6 +62,7 @@ PG_ADMIN = os.environ.get(
     "NEWSLETTER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = "redis://127.0.0.1:6379/14"
+VOTES_EACH = 5
 
 
 def free_port() -> int:
@@ -89,24 +101,21 @@ def _admin(statement: str) -> None:
         conn.execute(statement)  # type: ignore[arg-type]
 
 
-def load(url: str, readers: int, papers: int) -> float:
-    """Bulk-insert the week's papers and the audience; returns seconds taken."""
+def _paper_rows(records: list[PaperRecord]) -> list[dict[str, object]]:
+    now = utcnow()
+    extra = {"ingested_at": now, "categories": [], "ai_summary": None, "github_url": None,
+             "project_url": None, "published_at": None}  # fmt: skip
+    return [vars(r) | extra for r in records]
+
+
+def load(url: str, readers: int, papers: int, voters: float = 0.0) -> float:
+    """Bulk-insert the week's papers and the audience (and `voters`' votes on last week's
+    papers); returns seconds taken."""
     started = time.perf_counter()
     db.upgrade(url)
     engine = db.get_engine(url)
     now = utcnow()
-    rows = [
-        vars(r)
-        | {
-            "ingested_at": now,
-            "categories": [],
-            "ai_summary": None,
-            "github_url": None,
-            "project_url": None,
-            "published_at": None,
-        }
-        for r in synthetic.papers(papers, end=MONDAY.date())
-    ]
+    rows = _paper_rows(synthetic.papers(papers, end=MONDAY.date()))
     pool = synthetic.topic_pool(3000)
     weights = [1 / (rank + 1) ** 0.8 for rank in range(len(pool))]  # a few topics are popular
     rng = random.Random(11)
@@ -134,11 +143,36 @@ def load(url: str, readers: int, papers: int) -> float:
                     for i in range(start, min(readers, start + 5000))
                 ],
             )
+    if voters:
+        add_votes(engine, int(readers * voters), rng)
     with db.session_scope(url) as session:  # the papers' vectors, as `newsletter ingest` stores
         encoder = semantic.load(get_settings().embedding_model)
         if encoder is not None:
             store.embed_stale(encoder, session=session)
     return time.perf_counter() - started
+
+
+def add_votes(engine: Any, voters: int, rng: random.Random) -> None:
+    """Last week's issue and papers, and VOTES_EACH votes (one in three a "Not for me") by
+    each of `voters` readers on them."""
+    last = MONDAY.date() - dt.timedelta(days=7)
+    records = synthetic.papers(300, end=last, seed=8)
+    for n, record in enumerate(records):
+        record.arxiv_id = f"{last:%y%m}.{80000 + n:05d}"  # not this week's ids
+    with engine.begin() as conn:
+        conn.execute(insert(Paper), _paper_rows(records))
+        week = {"week": "2026-W19", "issue_date": last, "window_end": last,
+                "window_start": last - dt.timedelta(days=6), "created_at": utcnow()}  # fmt: skip
+        issue_id = conn.execute(insert(Issue).returning(Issue.id), week).scalar_one()
+        paper_ids = [i for (i,) in conn.execute(select(Paper.id).where(Paper.featured_on <= last))]
+        reader_ids = [i for (i,) in conn.execute(select(Subscriber.id))]
+        at = MONDAY - dt.timedelta(days=3)
+        conn.execute(insert(Vote), [
+            {"subscriber_id": reader, "paper_id": paper, "issue_id": issue_id,
+             "value": -1 if rng.random() < 1 / 3 else 1, "voted_at": at}
+            for reader in rng.sample(reader_ids, voters)
+            for paper in rng.sample(paper_ids, VOTES_EACH)
+        ])  # fmt: skip
 
 
 # --- processes ---------------------------------------------------------------------------
@@ -331,6 +365,7 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true")
     parser.add_argument("--no-dry-run", action="store_true")
     parser.add_argument("--no-smtp-source", action="store_true")
+    parser.add_argument("--voters", type=float, default=0.0, help="share of readers who voted")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="newsletter-bench-"))
@@ -365,9 +400,10 @@ def main() -> None:
         else get_settings().ledger_flush_every,
         "database": "sqlite" if args.sqlite else "postgresql",
         "sink": "smtp-sink" if shutil.which("smtp-sink") else "aiosmtpd",
+        "voters": args.voters,
     }
     try:
-        result["load_s"] = round(load(url, args.readers, args.papers), 1)
+        result["load_s"] = round(load(url, args.readers, args.papers, args.voters), 1)
         if not args.no_dry_run:
             result["dry_run_s"] = round(dry_run_seconds(env), 1)
         workers = start_workers(args.workers, env, tmp)

@@ -12,10 +12,11 @@ from email.message import EmailMessage
 from sqlmodel import Session, col, select
 
 from newsletter.delivery import issues, ledger
-from newsletter.digest.compose import IssueCache, picks_for
+from newsletter.digest.compose import IssueCache, IssueState, picks_for, profiles
 from newsletter.ingest import store as papers
 from newsletter.match import feedback
-from newsletter.models import Paper
+from newsletter.match.engine import Pick
+from newsletter.models import Paper, Subscriber
 from newsletter.readers import store
 from newsletter.settings import Settings
 from tests.helpers import run
@@ -58,16 +59,30 @@ class Targets:
     lifted: str  # the week 2 paper it pulls up most
 
 
-def targets(settings: Settings, session: Session, email: str) -> Targets:
-    """Chosen with the product's own pieces (the week's space, the readers' vectors, the
-    feedback rule), before any vote is cast."""
+def _week2(settings: Settings, session: Session, email: str) -> tuple[Subscriber, IssueState]:
     reader = store.get_by_email(email, session=session)
     assert reader is not None and reader.id is not None
     issue = issues.for_date(WEEK2, settings.window_days, session=session, create=False)
-    state = IssueCache().get(issue, settings, session=session)
+    return reader, IssueCache().get(issue, settings, session=session)
+
+
+def ranking(settings: Settings, session: Session, email: str) -> list[Pick]:
+    """Week 2's picks for the reader with their votes and exclusions as stored now (and none
+    of week 2's papers counted as sent yet)."""
+    reader, state = _week2(settings, session, email)
+    assert reader.id is not None
+    voted = profiles([reader.id], state, session=session).get(reader.id)
+    return picks_for(reader, state, set(), settings, voted)
+
+
+def targets(settings: Settings, session: Session, email: str) -> Targets:
+    """Chosen with the product's own pieces (the week's space, the readers' vectors, the
+    feedback rule), before any vote is cast."""
+    reader, state = _week2(settings, session, email)
+    assert reader.id is not None
     space, matcher = state.matcher.space, state.matcher
     assert space is not None
-    base = picks_for(reader, state, set(), settings)
+    base = ranking(settings, session, email)
     index = {p.id: n for n, p in enumerate(matcher.papers)}
     top5 = [index[p.paper.id] for p in base[:5]]
     hits = [index[p.paper.id] for p in matcher.picks([TOPIC], limit=50)]

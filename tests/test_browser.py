@@ -16,10 +16,21 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 
+from newsletter.models import Vote
 from newsletter.settings import get_settings
 from newsletter.web import create_app
 from tests.conftest import REAL, SmtpServer, free_port
-from tests.helpers import run
+from tests.feedback_weeks import (
+    TOPIC,
+    WEEK1,
+    WEEK2,
+    ranking,
+    targets,
+    titles,
+    two_weeks,
+    vote_links,
+)
+from tests.helpers import count, run
 
 CHROMIUM = os.environ.get("NEWSLETTER_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -143,3 +154,63 @@ def test_one_click_unsubscribe_over_plain_http(server, smtp, settings) -> None:
     assert response.status_code == 200
     listed = run("subscribers", "list", "--status", "unsubscribed", "--json")
     assert "ada@example.com" in listed
+
+
+def test_votes_from_the_inbox_reorder_next_weeks_digest(
+    server, browser, smtp: SmtpServer, settings, session, database_url, tmp_path
+) -> None:
+    """The issue's walk-through: read a digest, open "Not for me" (nothing recorded), press it,
+    get next week's issue reordered, undo. Screenshots of week 2's digest without and with the
+    votes go to test-artifacts/feedback-before-* and feedback-after-*."""
+    kind = database_url.split(":")[0].split("+")[0]
+    two_weeks(session)
+    run("subscribers", "add", "ada@example.com", "--topic", TOPIC, "--confirmed")
+    # 1. Week 1 goes out; Ada reads it.
+    run("send", "--issue-date", WEEK1.isoformat())
+    picks = {title: (more, less) for title, more, less in
+             vote_links(smtp.messages_to("ada@example.com")[-1])}  # fmt: skip
+    goal = targets(settings, session, "ada@example.com")
+    run("send", "--dry-run", "--issue-date", WEEK2.isoformat(), "--out", str(tmp_path))
+    [before] = tmp_path.glob("*.html")
+    shoot(browser, f"feedback-before-{kind}", html=before.read_text())
+
+    shoot(browser, f"feedback-page-{kind}", url=picks[goal.disliked][1])
+    # 2. "Not for me" opened: the page shows the paper and a button; nothing is recorded.
+    page = browser.new_page(viewport={"width": 375, "height": 900})
+    page.goto(picks[goal.disliked][1])
+    page.wait_for_selector(f"text={goal.disliked}")
+    assert count(session, Vote) == 0
+    # 3. Pressed, with a reason: recorded.
+    page.get_by_label("Too basic").check()
+    page.get_by_role("button", name="Not for me").click()
+    page.wait_for_selector("text=Fewer papers like this")
+    assert count(session, Vote, Vote.value == -1, Vote.reason == "basic") == 1
+    page.goto(picks[goal.liked][0])
+    page.get_by_role("button", name="More like this").click()
+    page.wait_for_selector("text=More papers like this")
+    assert count(session, Vote) == 2
+
+    # 4. Week 2: the disliked paper's close neighbours leave the top 5, the liked one's rise.
+    run("send", "--issue-date", WEEK2.isoformat())
+    after = smtp.messages_to("ada@example.com")[-1]
+    shoot(browser, f"feedback-after-{kind}", html=after.get_body(("html",)).get_content())  # type: ignore[union-attr]
+    now = titles(after)
+    assert not set(goal.demoted) & set(now[:5]), (goal.demoted, now)
+    assert set(goal.demoted) & set(goal.baseline[:5])
+    was = goal.baseline.index(goal.lifted) if goal.lifted in goal.baseline else len(goal.baseline)
+    assert now.index(goal.lifted) < was, (goal.lifted, goal.baseline, now)
+    text = after.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert f"like “{goal.liked}”, which you liked" in " ".join(text.split())
+
+    # 5. Undo both from the profile (the manage page): the ranking is the one without votes.
+    manage = re.search(r"Manage your topics: (\S+)", text).group(1)  # type: ignore[union-attr]
+    page.goto(manage)
+    page.wait_for_selector("text=Papers you rated")
+    shoot(browser, f"feedback-profile-{kind}", url=manage)
+    for _ in range(2):
+        page.locator("ul.rated").get_by_role("button", name="Undo").first.click()
+        page.wait_for_selector("text=Vote undone")
+    page.close()
+    assert count(session, Vote) == 0
+    restored = [p.paper.title for p in ranking(settings, session, "ada@example.com")]
+    assert restored == goal.baseline

@@ -16,10 +16,10 @@ from itsdangerous import TimestampSigner
 from sqlmodel import select
 
 from newsletter.match import feedback
-from newsletter.models import Paper, Vote
+from newsletter.models import Paper, Subscriber, Vote
 from newsletter.readers import links
 from newsletter.settings import get_settings
-from tests.feedback_weeks import TOPIC, WEEK1, WEEK2, two_weeks, vote_links
+from tests.feedback_weeks import TOPIC, WEEK1, WEEK2, ranking, two_weeks, vote_links
 from tests.helpers import count, invoke, run, web_client
 
 
@@ -200,3 +200,42 @@ def test_the_operator_sees_votes_per_topic_and_issue(week1, session) -> None:
     voted = scored["sets"]["votes received"]
     assert voted["papers"] == 5 and len(voted["topics"]) == 2  # Ada's issue and Bob's
     assert 0.0 <= voted["macro"]["engine"]["p5"] <= 1.0
+
+
+def test_a_reader_without_votes_keeps_exactly_the_ranking(week1, session) -> None:
+    """Another reader's votes change nothing for Cy, who shares Ada's topic and never voted."""
+    run("subscribers", "add", "cy@example.com", "--topic", TOPIC, "--confirmed")
+    before = ranking(get_settings(), session, "cy@example.com")
+    client = web_client()
+    for _, more, less in vote_links(week1.messages_to("ada@example.com")[0])[:4]:
+        client.post(path_of(less))
+        client.post(path_of(more))
+    assert count(session, Vote) == 4
+    after = ranking(get_settings(), session, "cy@example.com")
+    assert [(p.paper.id, p.score, p.why) for p in after] == [
+        (p.paper.id, p.score, p.why) for p in before
+    ]
+    assert not any(p.like for p in after)
+
+
+def test_exclusions_from_the_manage_page(week1, session) -> None:
+    client = web_client()
+    ada = session.exec(select(Subscriber).where(Subscriber.email == "ada@example.com")).one()
+    manage = path_of(links.link(get_settings(), links.Purpose.MANAGE, ada.id))  # type: ignore[arg-type]
+    page = client.get(manage).text
+    assert "Never send papers about" in page and "If your next digest went out now" in page
+    form = {"topics": TOPIC, "send_day": "mon", "send_hour": "8", "timezone": "UTC"}
+    saved = client.post(manage, data=form | {"exclusions": "cryptocurrency\nauthor: Jane Doe"})
+    assert saved.status_code == 200 and "Saved." in saved.text
+    profile = json.loads(run("subscribers", "show", "ada@example.com", "--json"))
+    assert profile["exclusions"] == ["cryptocurrency", "author: Jane Doe"]
+    # A bad exclusion is refused beside its own field; the other edits come back as typed.
+    refused = client.post(manage, data=form | {"topics": "agents\nrobots", "exclusions": "???"})
+    assert (
+        refused.status_code == 422
+        and 'aria-describedby="exclusions-hint exclusions-error"' in refused.text
+    )
+    assert "agents\nrobots" in refused.text
+    profile = json.loads(run("subscribers", "show", "ada@example.com", "--json"))
+    assert profile["exclusions"] == ["cryptocurrency", "author: Jane Doe"]
+    assert profile["topics"] == [TOPIC]

@@ -27,7 +27,10 @@ def upgrade() -> None:
             primary_key=True,
         ),
         sa.Column(
-            "paper_id", sa.Integer(), sa.ForeignKey("paper.id", ondelete="CASCADE"), primary_key=True
+            "paper_id",
+            sa.Integer(),
+            sa.ForeignKey("paper.id", ondelete="CASCADE"),
+            primary_key=True,
         ),
         sa.Column("issue_id", sa.Integer(), sa.ForeignKey("issue.id"), nullable=False),
         sa.Column("value", sa.Integer(), nullable=False),
