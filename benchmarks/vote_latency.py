@@ -71,7 +71,7 @@ def measure(base: str, urls: list[str], votes: int) -> dict[str, float]:
         for n in range(votes + 50):
             url = rng.choice(urls)
             path = url.split("://", 1)[1].split("/", 1)[1]
-            data = {"reason": "basic"} if url.split(".")[-3] == "-1" else {}
+            data = {"reason": "basic"} if url.endswith("/less") else {}
             started = time.perf_counter()
             response = client.post(f"/{path}", data=data)
             elapsed = (time.perf_counter() - started) * 1000

@@ -27,8 +27,10 @@ def path_of(url: str) -> str:
     return urlsplit(url).path
 
 
-def token_of(url: str) -> str:
-    return path_of(url).rsplit("/", 1)[1]
+def named(url: str) -> links.Feedback:
+    """What a feedback link names: /feedback/{token}/{paper}/{more|less}."""
+    token, paper, vote = path_of(url).split("/")[2:5]
+    return links.read_feedback(get_settings(), token, paper, vote)
 
 
 @pytest.fixture
@@ -66,13 +68,15 @@ def test_get_records_nothing_post_records_replaces_and_undoes(week1, session) ->
 
 def test_not_for_me_this_author_excludes_them_until_undone(week1, session) -> None:
     client = web_client()
-    (_, _, less), *_ = vote_links(week1.messages_to("ada@example.com")[0])
-    paper = session.get(Paper, links.read_feedback(get_settings(), token_of(less)).paper_id)
+    (_, more, less), *_ = vote_links(week1.messages_to("ada@example.com")[0])
+    paper = session.get(Paper, named(less).paper_id)
     assert paper is not None
     refused = client.post(path_of(less), data={"reason": "author", "author": "Nobody Here"})
     assert refused.status_code == 422 and count(session, Vote) == 0
 
-    client.post(path_of(less), data={"reason": "author", "author": paper.authors[0]})
+    client.post(path_of(more))  # first liked, then: not for me, not this author
+    done = client.post(path_of(less), data={"reason": "author", "author": paper.authors[0]})
+    assert f"none by {paper.authors[0]}" in " ".join(done.text.split())
     profile = json.loads(run("subscribers", "show", "ada@example.com", "--json"))
     assert profile["exclusions"] == [f"author: {paper.authors[0]}"]
     assert [v["title"] for v in profile["disliked"]] == [paper.title]
@@ -86,17 +90,22 @@ def test_forged_expired_and_cross_reader_links_are_404(week1, session, monkeypat
     client, settings = web_client(), get_settings()
     ada_links = vote_links(week1.messages_to("ada@example.com")[0])
     bob_links = vote_links(week1.messages_to("bob@example.com")[0])
-    ada = [links.read_feedback(settings, token_of(more)) for _, more, _ in ada_links]
-    bob = [links.read_feedback(settings, token_of(more)) for _, more, _ in bob_links]
-    only_ada = next(v.paper_id for v in ada if v.paper_id not in {b.paper_id for b in bob})
+    ada = [named(more) for _, more, _ in ada_links]
+    bob = [named(more) for _, more, _ in bob_links]
+    bobs = {b.paper_id for b in bob}
+    only_ada = next(v.paper_id for v in ada if v.paper_id not in bobs)
     more = ada_links[0][1]
+    token, paper, _ = path_of(more).split("/")[2:5]
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     bad = [
-        more[:-4] + ("AAAA" if not more.endswith("AAAA") else "BBBB"),  # tampered signature
-        links.feedback_link(settings, ada[0]._replace(vote=2)),  # not a vote
+        f"https://x/feedback/{forged}/{paper}/more",  # tampered signature
+        f"https://x/feedback/{token}/{paper}/maybe",  # not a vote
+        f"https://x/feedback/{token}/{paper}x/more",  # not a paper
+        f"https://x/feedback/{token}/{next(iter(bobs - {v.paper_id for v in ada}), 0)}/more",
         # Genuinely signed, for Bob, on a paper only Ada was sent.
         links.feedback_link(settings, bob[0]._replace(paper_id=only_ada)),
         links.feedback_link(settings, ada[0]._replace(issue_id=ada[0].issue_id + 1)),
-        "https://x/feedback/not-a-token",
+        "https://x/feedback/not-a-token/1/more",
     ]
     signed_at = TimestampSigner.get_timestamp  # one signed 91 days ago: genuine, but expired
     monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda s: signed_at(s) - 91 * 86400)

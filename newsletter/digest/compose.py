@@ -154,14 +154,14 @@ def next_picks(reader: Reader, state: IssueState, settings: Settings, *, session
 def _vote_links(
     reader_id: int, picks: list[Pick], issue: Issue, settings: Settings
 ) -> tuple[tuple[str, str], ...]:
-    """Each pick's "More like this" and "Not for me" links (a dry run's unsaved issue has no
-    id: its links name issue 0, which no vote can be cast on)."""
-    made = []
-    for pick in picks:
-        like = links.Feedback(reader_id, pick.paper.id or 0, issue.id or 0, feedback.LIKE)
-        dislike = like._replace(vote=feedback.DISLIKE)
-        made.append((links.feedback_link(settings, like), links.feedback_link(settings, dislike)))
-    return tuple(made)
+    """Each pick's "More like this" and "Not for me" links, under the digest's one signed
+    token (a dry run's unsaved issue has no id: its links name issue 0, where no vote counts)."""
+    base = links.feedback_base(settings, reader_id, issue.id or 0)
+    return tuple(
+        (base + links.feedback_path(p.paper.id or 0, feedback.LIKE),
+         base + links.feedback_path(p.paper.id or 0, feedback.DISLIKE))
+        for p in picks
+    )  # fmt: skip
 
 
 def compose(

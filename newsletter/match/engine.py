@@ -432,6 +432,7 @@ class Matcher:
         voted = profile is not None and bool(profile.votes) and self.space is not None
         depth = None if voted else limit + len(exclude) + len(barred)
         best: dict[int, tuple[int, float, int, str]] = {}
+        best_hit: dict[int, TopicHit] = {}
         for interest in interests:
             hits = self.topic_hits(interest)
             for index in self._ranked_hits(interest)[:depth]:
@@ -439,14 +440,15 @@ class Matcher:
                     continue
                 key = self._rank_key(index, hits[index])
                 if index not in best or key < best[index]:
-                    best[index] = key
+                    best[index], best_hit[index] = key, hits[index]
         nudged: dict[int, feedback.Nudge] = {}
         if voted:
             assert profile is not None and self.space is not None
             nudged = feedback.nudges(self.space, profile, list(best), as_of or dt.date.today())
+            # A nudge moves all of a paper's hits alike (and a word hit outscores any by
+            # meaning), so its best hit stays its best.
             for index, nudge in nudged.items():
-                best[index] = min(self._rank_key(index, hit, nudge.amount)
-                                  for hit in self._hits_of(index, interests))  # fmt: skip
+                best[index] = self._rank_key(index, best_hit[index], nudge.amount)
         top = heapq.nsmallest(limit, best, key=best.__getitem__)
         return [Pick(self.papers[i], -best[i][1], self._hits_of(i, interests),
                      nudged[i].like if i in nudged else "") for i in top]  # fmt: skip

@@ -40,6 +40,9 @@ def record(vote: Vote, *, session: Session) -> None:
     statement = statement.on_conflict_do_update(index_elements=["subscriber_id", "paper_id"],
                                                 set_=keys)  # fmt: skip
     session.execute(statement)
+    key = session.identity_key(Vote, (vote.subscriber_id, vote.paper_id))
+    if key in session.identity_map:  # an earlier vote read in this session is now stale
+        session.expire(session.identity_map[key])
 
 
 def get(reader_id: int, paper_id: int, *, session: Session) -> Vote | None:

@@ -1,10 +1,11 @@
-""" "More like this" and "Not for me" from a digest: `/feedback/{token}`, one signed link per
-pick and vote, naming the reader, the paper, the issue and the vote.
+""" "More like this" and "Not for me" from a digest: `/feedback/{token}/{paper}/{more|less}`,
+whose token (one per digest) signs the reader and the issue.
 
 GET changes nothing (mail scanners open every link): it shows the paper and the vote as a
 button. POST records the vote and says what changes, with an undo and the reader's profile
 (the manage page). A forged or expired token (90 days), a reader who is gone, or a paper
-that was not sent to that reader in that issue all get the same 404 as any bad link.
+that was not sent to that reader in that issue all get the same 404 as any bad link: the
+paper in the path counts only if the ledger says it went to that reader in that issue.
 """
 
 from __future__ import annotations
@@ -31,18 +32,15 @@ AUTHORS_SHOWN = 12  # "not interested in this author" offers the first ones
 Named = tuple[links.Feedback, Subscriber, Paper]
 
 
-def _vote_of(token: str, web: WebState, session: Session) -> Named:
+def _vote_of(token: str, paper_id: str, word: str, web: WebState, session: Session) -> Named:
     try:
-        vote = links.read_feedback(web.settings, token)
+        vote = links.read_feedback(web.settings, token, paper_id, word)
     except links.InvalidToken:
         raise not_found() from None
     reader = store.get(vote.reader_id, session=session)
     paper = papers.by_ids([vote.paper_id], session=session).get(vote.paper_id)
-    if (
-        reader is None
-        or paper is None
-        or not ledger.sent_paper(vote.reader_id, vote.paper_id, vote.issue_id, session=session)
-    ):
+    sent = ledger.sent_paper(vote.reader_id, vote.paper_id, vote.issue_id, session=session)
+    if reader is None or paper is None or not sent:
         raise not_found()
     return vote, reader, paper
 
@@ -53,38 +51,49 @@ def _page(request: Request, web: WebState, token: str, named: Named, session: Se
     assert reader.id is not None and paper.id is not None
     return web.pages.page(
         request, "feedback", status, paper=paper, like=vote.vote == LIKE,
-        authors=paper.authors[:AUTHORS_SHOWN], reasons=votes.REASONS, action=f"/feedback/{token}",
+        authors=paper.authors[:AUTHORS_SHOWN], reasons=votes.REASONS,
+        action=f"/feedback/{token}{links.feedback_path(paper.id, vote.vote)}",
         current=votes.get(reader.id, paper.id, session=session),
         profile=links.link(web.settings, links.Purpose.MANAGE, reader.id), **context,
     )  # fmt: skip
 
 
-@router.get("/feedback/{token}", response_class=HTMLResponse)
-def feedback_page(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
-    return _page(request, web, token, _vote_of(token, web, session), session)
+PATH = "/feedback/{token}/{paper}/{vote}"
 
 
-@router.post("/feedback/{token}", response_class=HTMLResponse)
+@router.get(PATH, response_class=HTMLResponse)
+def feedback_page(
+    request: Request, token: str, paper: str, vote: str, session: DB, web: State
+) -> HTMLResponse:
+    return _page(request, web, token, _vote_of(token, paper, vote, web, session), session)
+
+
+@router.post(PATH, response_class=HTMLResponse)
 def cast_vote(
     request: Request,
     token: str,
+    paper: str,
+    vote: str,
     session: DB,
     web: State,
     reason: Annotated[str | None, Form(max_length=16)] = None,
     author: Annotated[str | None, Form(max_length=300)] = None,
 ) -> HTMLResponse:
-    named = vote, reader, paper = _vote_of(token, web, session)
+    named = link, reader, voted = _vote_of(token, paper, vote, web, session)
     try:
-        feedback.cast(reader, paper, vote.issue_id, vote.vote, reason=reason or None,
+        feedback.cast(reader, voted, link.issue_id, link.vote, reason=reason or None,
                       author=author if reason == "author" else None, session=session)  # fmt: skip
     except InvalidInput as exc:
-        raise Refused(_page(request, web, token, named, session, 422, error=str(exc))) from exc
+        page = _page(request, web, token, named, session, 422, error=str(exc))
+        raise Refused(page) from exc
     return _page(request, web, token, named, session, done="voted")
 
 
-@router.post("/feedback/{token}/undo", response_class=HTMLResponse)
-def undo_vote(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
-    named = _, reader, paper = _vote_of(token, web, session)
-    assert paper.id is not None
-    feedback.retract(reader, paper.id, session=session)
+@router.post(PATH + "/undo", response_class=HTMLResponse)
+def undo_vote(
+    request: Request, token: str, paper: str, vote: str, session: DB, web: State
+) -> HTMLResponse:
+    named = _, reader, voted = _vote_of(token, paper, vote, web, session)
+    assert voted.id is not None
+    feedback.retract(reader, voted.id, session=session)
     return _page(request, web, token, named, session, done="undone")
