@@ -248,3 +248,12 @@ def test_exclusions_from_the_manage_page(week1, session) -> None:
     profile = json.loads(run("subscribers", "show", "ada@example.com", "--json"))
     assert profile["exclusions"] == ["cryptocurrency", "author: Jane Doe"]
     assert profile["topics"] == [TOPIC]
+
+
+def test_forgetting_a_reader_deletes_their_votes(week1, session) -> None:
+    (_, more, _), *_ = vote_links(week1.messages_to("ada@example.com")[0])
+    web_client().post(path_of(more))
+    assert count(session, Vote) == 1
+    run("subscribers", "forget", "ada@example.com")
+    assert count(session, Vote) == 0
+    assert web_client().get(path_of(more)).status_code == 404

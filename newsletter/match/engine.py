@@ -425,12 +425,13 @@ class Matcher:
 
         A paper ranks by its best hit, so without votes only the first `limit` + the number
         skipped of each interest's ranked hits can make the top: readers' picks cost the same
-        however many papers a popular topic matches. Votes can lift any hit, so with votes
-        every hit is a candidate."""
+        however many papers a popular topic matches. Votes reorder the first
+        `feedback.REACH` x `limit` (+ skipped) of each interest's hits: a like lifts a
+        neighbour from deeper in a topic's ranking, never from its tail."""
         interests = list(interests)
         barred = self.barred(never)
         voted = profile is not None and bool(profile.votes) and self.space is not None
-        depth = None if voted else limit + len(exclude) + len(barred)
+        depth = limit * (feedback.REACH if voted else 1) + len(exclude) + len(barred)
         best: dict[int, tuple[int, float, int, str]] = {}
         best_hit: dict[int, TopicHit] = {}
         for interest in interests:

@@ -14,7 +14,8 @@ The engine adds WEIGHT * nudge to a pick's score, and a nudge of at least TIER i
 the pick across the line between word hits and picks by meaning: a strong dislike ranks a
 paper after every other pick, a strong like ranks one found by meaning among the word hits.
 A reader with no votes gets a nudge of 0 everywhere, which is exactly the ranking without
-feedback. Votes only reorder what the reader's topics matched; they add no papers.
+feedback. Votes only reorder what the reader's topics matched, within the first REACH x
+issue size of each topic's ranking (50 for an issue of 10); they add no papers.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ HALF_LIFE_WEEKS = 4.0
 NEAR_FROM, NEAR_FULL = 0.2, 0.5
 WEIGHT = 0.5  # word hits' scores span about 0.15 to 1.0
 TIER = 0.5
+REACH = 5  # votes reorder each topic's best REACH x issue size hits (the rest stay below)
 LIKE, DISLIKE = 1, -1
 
 

@@ -229,7 +229,10 @@ def forget(request: Request, token: str, session: DB, web: State) -> HTMLRespons
     """ "Delete my data": the reader, their topics and deliveries, at once."""
     reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
     store.forget(reader.email, secret=web.settings.secret_key.get_secret_value(), session=session)
-    text = "Your address, topics, schedule and delivery history are deleted. Nothing more comes."
+    text = (
+        "Your address, topics, schedule, delivery history and votes are deleted. "
+        "Nothing more comes."
+    )
     return web.pages.notice(request, "Your data is deleted", text)
 
 
