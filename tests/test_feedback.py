@@ -81,6 +81,8 @@ def test_not_for_me_this_author_excludes_them_until_undone(week1, session) -> No
     assert profile["exclusions"] == [f"author: {paper.authors[0]}"]
     assert [v["title"] for v in profile["disliked"]] == [paper.title]
     assert profile["disliked"][0]["reason"] == "not interested in this author"
+    shown = run("subscribers", "show", "ada@example.com")
+    assert f"disliked: {paper.title}" in shown and f"never: author: {paper.authors[0]}" in shown
     client.post(path_of(less) + "/undo")
     profile = json.loads(run("subscribers", "show", "ada@example.com", "--json"))
     assert profile["exclusions"] == [] and profile["disliked"] == []

@@ -210,11 +210,12 @@ def show(email: str, as_json: bool) -> None:
         if reader is None:
             raise InvalidInput(f"no subscriber with the address {email.strip()!r}")
         view = profile.of(reader, get_settings(), session=session, cache=IssueCache())
+        described = _describe(reader)
         session.rollback()
     if as_json:
         emit_json(view)
         return
-    click.echo(_describe(reader))
+    click.echo(described)
     for kind in ("liked", "disliked"):
         for vote in view[kind]:
             click.echo(f"{kind}: {vote['title']} ({vote['arxiv_id']}, {vote['voted_at']})")
