@@ -25,7 +25,6 @@ class Purpose(StrEnum):
     VIEW = "view"
     FEED = "feed"
     TYPED_ADDRESS = "typed-address"  # not a reader: what a visitor typed into the form
-    FEEDBACK = "feedback"
 
 
 class InvalidToken(Exception):
