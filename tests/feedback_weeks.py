@@ -92,7 +92,7 @@ def targets(settings: Settings, session: Session, email: str) -> Targets:
 
     def nudges(n: int, value: int, indexes: list[int]) -> dict[int, feedback.Nudge]:
         at = dt.datetime.combine(WEEK1, dt.time(), dt.UTC)
-        voted = feedback.Voted(week1[n].id or 0, week1[n].title, value, at, vectors[n])
+        voted = feedback.Voted(week1[n].title, value, at, vectors[n])
         return feedback.nudges(space, feedback.Profile((voted,)), indexes, WEEK2)
 
     def demoted(n: int) -> list[int]:

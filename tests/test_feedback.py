@@ -179,8 +179,8 @@ def test_a_vote_racing_the_next_send_loses_nothing(week1, session) -> None:
 
 def test_decay_halves_a_vote_every_four_weeks() -> None:
     at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    votes = (feedback.Voted(1, "a", 1, at, np.zeros(2, np.float32)),
-             feedback.Voted(2, "b", -1, at, np.zeros(2, np.float32)))  # fmt: skip
+    votes = (feedback.Voted("a", 1, at, np.zeros(2, np.float32)),
+             feedback.Voted("b", -1, at, np.zeros(2, np.float32)))  # fmt: skip
     profile = feedback.Profile(votes)
     assert profile.weights(at.date()).tolist() == [1.0, -1.0]
     assert profile.weights(at.date() + dt.timedelta(weeks=4)).tolist() == [0.5, -0.5]
@@ -210,7 +210,9 @@ def test_the_operator_sees_votes_per_topic_and_issue(week1, session) -> None:
     scored = json.loads(run("eval", "relevance", "--no-speed", "--feedback", "--json"))
     voted = scored["sets"]["votes received"]
     assert voted["papers"] == 5 and len(voted["topics"]) == 2  # Ada's issue and Bob's
-    assert 0.0 <= voted["macro"]["engine"]["p5"] <= 1.0
+    # Condensed to the voted papers: Ada's 1 like among her 4 votes, Bob's 1 like alone.
+    assert voted["macro"]["engine"]["p5"] == pytest.approx((1 / 4 + 1) / 2)
+    assert voted["macro"]["engine"]["r10"] == 1.0
 
 
 def test_a_reader_without_votes_keeps_exactly_the_ranking(week1, session) -> None:

@@ -14,7 +14,7 @@ from newsletter.db import session_scope
 from newsletter.delivery.sendtime import DAYS, parse_day
 from newsletter.digest import profile
 from newsletter.digest.compose import IssueCache
-from newsletter.match.interests import shown
+from newsletter.match.interests import shown, shown_exclusions
 from newsletter.models import Subscriber, SubscriberStatus
 from newsletter.readers import store as readers
 from newsletter.readers.validate import (
@@ -24,7 +24,6 @@ from newsletter.readers.validate import (
     clean_follows,
     normalise_email,
     read_csv,
-    shown_exclusions,
 )
 from newsletter.settings import get_settings
 

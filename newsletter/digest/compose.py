@@ -139,7 +139,7 @@ def profiles(
 
 
 def _voted(vote: Vote, paper: Paper, vector: np.ndarray) -> feedback.Voted:
-    return feedback.Voted(paper.id or 0, paper.title, vote.value, vote.voted_at, vector)
+    return feedback.Voted(paper.title, vote.value, vote.voted_at, vector)
 
 
 def next_picks(reader: Reader, state: IssueState, settings: Settings, *, session: Session

@@ -12,10 +12,9 @@ from sqlmodel import Session
 from newsletter.delivery import issues
 from newsletter.digest.compose import IssueCache, next_picks
 from newsletter.match.engine import Pick
-from newsletter.match.interests import label, of_reader
+from newsletter.match.interests import label, of_reader, shown_exclusions
 from newsletter.models import Subscriber
 from newsletter.readers import votes
-from newsletter.readers.validate import shown_exclusions
 from newsletter.settings import Settings
 
 

@@ -40,7 +40,6 @@ LIKE, DISLIKE = 1, -1
 class Voted:
     """One vote, with the voted paper's vector from the week's model."""
 
-    paper_id: int
     title: str
     value: int
     voted_at: dt.datetime

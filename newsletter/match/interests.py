@@ -63,14 +63,12 @@ def shown(topics: Iterable[str], follows: Iterable[str]) -> list[str]:
 
 
 def of_exclusions(exclusions: Iterable[str]) -> list[Interest]:
-    """A reader's "never" list: "author:Name" (or "category:code") is a follow's form, any
-    other text a topic."""
-    found: list[Interest] = []
-    for text in exclusions:
-        kind = text.partition(":")[0]
-        found.append(parse_follow(text) if kind in ("author", "category") else Topic(text))
-    return found
+    """A reader's "never" list: "author:Name" (the stored form) is an author, any other text
+    a topic."""
+    return [parse_follow(t) if t.startswith("author:") else Topic(t) for t in exclusions]
 
 
-def excluded_author(name: str) -> str:
-    return stored(Author(name))
+def shown_exclusions(exclusions: Iterable[str]) -> list[str]:
+    """The "never" list as the reader types it ("author: Name" for an author)."""
+    return [f"author: {i.name}" if isinstance(i, Author) else label(i)
+            for i in of_exclusions(exclusions)]  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from newsletter.match.feedback import DISLIKE
-from newsletter.match.interests import excluded_author
+from newsletter.match.interests import Author, stored
 from newsletter.models import Paper, Subscriber, Vote, utcnow
 from newsletter.readers import store, votes
 from newsletter.readers.validate import InvalidInput
@@ -34,7 +34,7 @@ def cast(
     if reason == "author":
         if author not in paper.authors:
             raise InvalidInput("choose one of the paper's authors")
-        excluded = excluded_author(author)
+        excluded = stored(Author(author))
     earlier = votes.get(reader.id, paper.id, session=session)
     _unexclude(reader, earlier, keep=excluded)
     if excluded and excluded not in reader.exclusions:

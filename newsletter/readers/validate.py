@@ -112,11 +112,6 @@ def clean_exclusions(raw: Iterable[str]) -> list[str]:
     return cleaned
 
 
-def shown_exclusions(exclusions: Iterable[str]) -> list[str]:
-    """The "never" list as the reader types it."""
-    return [f"author: {e.partition(':')[2]}" if e.startswith("author:") else e for e in exclusions]
-
-
 def clean_follows(authors: Iterable[str], categories: Iterable[str]) -> list[Follow]:
     """Followed authors and arXiv categories, checked, without repeats."""
     follows: list[Follow] = []

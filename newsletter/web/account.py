@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from newsletter.delivery.sendtime import DAYS, parse_day
 from newsletter.digest import profile
-from newsletter.match.interests import shown
+from newsletter.match.interests import shown, shown_exclusions
 from newsletter.models import Subscriber, SubscriberStatus
 from newsletter.readers import feedback, links, optin, store
 from newsletter.readers.validate import (
@@ -19,7 +19,6 @@ from newsletter.readers.validate import (
     Schedule,
     about,
     clean_exclusions,
-    shown_exclusions,
     split_topics,
 )
 from newsletter.settings import Settings
