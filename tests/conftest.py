@@ -22,13 +22,16 @@ from urllib.parse import parse_qs, urlparse
 import psycopg
 import pytest
 import redis
+import uvicorn
 from aiosmtpd.controller import Controller
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from newsletter import db
 from newsletter.settings import Settings, get_settings
+from newsletter.web import create_app
 from tests.helpers import Workers, free_port, run
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
@@ -39,6 +42,57 @@ PG_ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("NEWSLETTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 TABLES = ("vote", "delivery", "issue", "paper_embedding", "paper", "subscriber", "suppression")
+
+
+# --- the web app over HTTP ---------------------------------------------------------
+
+
+@pytest.fixture
+def server(settings, monkeypatch) -> Iterator[str]:
+    """`newsletter web`'s app on `settings`, served by uvicorn on a free port (the emails
+    link to it). Set other settings in the environment before asking for it."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("NEWSLETTER_BASE_URL", base)
+    get_settings.cache_clear()
+    app = create_app(get_settings())
+    app.state.web.limiter.reset()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield base
+    uv.should_exit = True
+    thread.join(10)
+
+
+CHROMIUM = os.environ.get("NEWSLETTER_TEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"Chromium is needed at {CHROMIUM} (Debian package 'chromium'; "
+            "scripts/test.sh installs it when run as root)"
+        )
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
 
 
 # --- databases ---------------------------------------------------------------------------

@@ -4,22 +4,14 @@ Screenshots of the subscribe page and of a digest at 375 and 1200 px go to test-
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
-import uvicorn
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from newsletter.models import Vote
-from newsletter.settings import get_settings
-from newsletter.web import create_app
-from tests.conftest import REAL, SmtpServer, free_port
+from tests.conftest import ARTIFACTS, REAL, SmtpServer
 from tests.feedback_weeks import (
     TOPIC,
     WEEK1,
@@ -31,52 +23,6 @@ from tests.feedback_weeks import (
     vote_links,
 )
 from tests.helpers import count, run
-
-CHROMIUM = os.environ.get("NEWSLETTER_TEST_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def server(settings, monkeypatch) -> Iterator[str]:
-    """`newsletter web`'s app, served by uvicorn on a free port, linked to by the emails."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    monkeypatch.setenv("NEWSLETTER_BASE_URL", base)
-    get_settings.cache_clear()
-    app = create_app(get_settings())
-    app.state.web.limiter.reset()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield base
-    uv.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"Chromium is needed at {CHROMIUM} (Debian package 'chromium'; "
-            "scripts/test.sh installs it when run as root)"
-        )
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def shoot(browser: Browser, name: str, *, url: str | None = None, html: str | None = None) -> None:

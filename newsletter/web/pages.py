@@ -93,21 +93,26 @@ def install_error_pages(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+            body = {"detail": exc.detail}
+            return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
         missing = exc.status_code == 404
-        return pages_of(request).notice(
+        page = pages_of(request).notice(
             request,
             "Page not found" if missing else "Something went wrong",
             NOT_FOUND_TEXT if missing else str(exc.detail),
             exc.status_code,
         )
+        page.headers.update(exc.headers or {})  # a 405's Allow
+        return page
 
     async def bad_request(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         err = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         detail = f"{'.'.join(str(p) for p in err['loc'][1:]) or 'request'}: {err['msg']}"
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": detail}, status_code=422)
+            field = next((p for p in err["loc"][1:2] if isinstance(p, str)), None)
+            body = {"detail": detail.replace("Value error, ", ""), "field": field}
+            return JSONResponse(body, status_code=422)
         field = str(err["loc"][-1]) if err["loc"] else ""
         hint = FIELD_HINTS.get(field, "Something in the form was not as expected; try again.")
         return pages_of(request).notice(request, "Please check the form", hint, 422)

@@ -1,6 +1,6 @@
-"""Subscribing: the form, its POST, and the JSON API. The answer is the same whether the
-address was new or known; the confirmation mail goes after the answer, in the background,
-so the answer's timing says nothing about the address either."""
+"""Subscribing: the form and its POST; the JSON API (api.py) shares `subscribe_reader`.
+The answer is the same whether the address was new or known; the confirmation mail goes
+after the answer, in the background, so its timing says nothing about the address either."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 from starlette.exceptions import HTTPException
@@ -52,7 +52,7 @@ def subscribe_form(request: Request, session: DB, web: State) -> HTMLResponse:
                           days=DAYS, latest=issues.latest(session=session))  # fmt: skip
 
 
-def _subscribe(
+def subscribe_reader(
     data: SubscribeIn,
     request: Request,
     session: Session,
@@ -113,7 +113,7 @@ def subscribe(
         email=email, topics=topics, send_day=send_day, send_hour=send_hour, timezone=timezone
     )
     try:
-        address = _subscribe(data, request, session, web, background)
+        address = subscribe_reader(data, request, session, web, background)
     except InvalidInput as exc:
         suggested = web.suggestions.get(session)
         form = web.pages.page(request, "subscribe", 422, error=str(exc), error_field=exc.field,
@@ -129,14 +129,3 @@ def check_inbox(request: Request, typed: str, web: State) -> HTMLResponse:
     """The same page whether the address was new or known: it repeats what was typed."""
     email = links.read_address(web.settings, typed)
     return web.pages.page(request, "check_inbox", email=email, sender=web.settings.sender_address)
-
-
-@router.post("/api/subscribe", status_code=202)
-def subscribe_api(
-    data: SubscribeIn, request: Request, session: DB, web: State, background: BackgroundTasks
-) -> JSONResponse:
-    try:
-        _subscribe(data, request, session, web, background)
-    except InvalidInput as exc:
-        raise Refused(JSONResponse({"detail": str(exc)}, status_code=422)) from exc
-    return JSONResponse({"status": "check your inbox", "detail": CHECK_INBOX}, status_code=202)
