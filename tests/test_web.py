@@ -202,7 +202,7 @@ def test_rate_limits_hold_across_web_processes(settings, session, monkeypatch) -
     assert codes == [200, 200, 429]
     codes = [
         (first, second)[i % 2]
-        .post("/api/subscribe", json={"email": f"u{i}@example.com", "topics": "x"})
+        .post("/api/subscribe", json={"email": f"u{i}@example.com", "topics": ["x"]})
         .status_code
         for i in range(3)
     ]
@@ -363,9 +363,9 @@ def test_a_mistyped_field_gets_words_a_reader_understands(client) -> None:
     assert response.status_code == 422 and "Pick an hour from 00:00 to 23:00" in response.text
     assert "Input should be" not in response.text and "send_hour" not in response.text
     api = client.post(
-        "/api/subscribe", json={"email": "a@example.com", "topics": [], "send_hour": "x"}
+        "/api/subscribe", json={"email": "a@example.com", "topics": ["agents"], "send_hour": "x"}
     )
-    assert api.status_code == 422 and "send_hour" in api.json()["detail"]  # scripts get the field
+    assert api.status_code == 422 and api.json()["field"] == "send_hour"  # scripts get the field
 
 
 def test_the_public_archive_and_its_feed_hold_only_shared_topics(client, session) -> None:
