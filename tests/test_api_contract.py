@@ -57,4 +57,4 @@ def test_the_document_covers_the_api_only_and_states_its_refusals(server: str) -
     stopwords = {"email": "a@example.com", "topics": ["the"]}
     refused = httpx.post(f"{server}/api/subscribe", json=stopwords)
     assert refused.status_code == 422
-    assert refused.json()["field"] == "topics" and "stopword" in refused.json()["detail"]
+    assert refused.json()["field"] == "topics" and "searchable words" in refused.json()["detail"]

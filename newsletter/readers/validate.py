@@ -86,7 +86,10 @@ def clean_topics(raw: Iterable[str], *, required: bool = True) -> list[str]:
     for value in raw:
         topic = plain_text(value, "topic", MAX_TOPIC_LEN)
         if not stems(topic) or not any(ch.isalpha() for ch in topic):
-            raise InvalidInput(f"topic {topic!r} has no searchable words (it needs a letter)")
+            raise InvalidInput(
+                f"topic {topic!r} has no searchable words: it needs a letter, and a word "
+                "other than 'the', 'of', 'and' and the like"
+            )
         if topic.casefold() not in seen:
             seen.add(topic.casefold())
             topics.append(topic)

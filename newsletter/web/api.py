@@ -24,7 +24,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from newsletter.delivery.sendtime import DAYS
-from newsletter.readers.validate import MAX_TOPIC_LEN, MAX_TOPICS, InvalidInput, timezones
+from newsletter.readers.validate import (
+    MAX_TOPIC_LEN,
+    MAX_TOPICS,
+    InvalidInput,
+    clean_topics,
+    timezones,
+)
 from newsletter.text import STOPWORDS
 from newsletter.web.pages import Refused
 from newsletter.web.state import DB, State
@@ -96,6 +102,10 @@ class Subscription(BaseModel):
     @field_validator("topics")
     @classmethod
     def _searchable(cls, topics: list[str]) -> list[str]:
+        try:  # the shared rules first: their messages say what is wrong more precisely
+            clean_topics(topics)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from exc
         for topic in topics:
             if not _TOPIC.match(topic):
                 raise ValueError(
