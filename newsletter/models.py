@@ -1,5 +1,6 @@
 """The tables: readers, papers, weekly issues, the ledger of deliveries, readers' votes on
-the papers they were sent, and suppressed address hashes.
+the papers they were sent, bounces and complaints that came back, and suppressed address
+hashes.
 
 Lists (topics, authors, papers sent) are JSON columns: they are always read and
 written whole with their row, and JSON works the same on SQLite and PostgreSQL.
@@ -131,6 +132,29 @@ class Vote(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=16)  # of a "Not for me"
     excluded: str | None = Field(default=None, max_length=300)  # the exclusion it added
     voted_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class MailEventKind(StrEnum):
+    HARD_BOUNCE = "hard_bounce"  # refused for good: counts toward suppression
+    SOFT_BOUNCE = "soft_bounce"  # refused for now: recorded only
+    COMPLAINT = "complaint"  # "report spam": the reader is unsubscribed at once
+
+
+class MailEvent(SQLModel, table=True):
+    """A bounce or complaint that came back after sending, from the bounce mailbox or a
+    relay's webhook. `key`, a hash of the message's Message-ID or the relay's event id,
+    makes each one count once however often it is fetched or replayed."""
+
+    __tablename__ = "mail_event"
+
+    key: str = Field(primary_key=True, max_length=64)
+    kind: MailEventKind = Field(sa_type=String(16))
+    subscriber_id: int | None = Field(default=None, foreign_key="subscriber.id", index=True,
+                                      ondelete="CASCADE")  # fmt: skip
+    delivery_id: int | None = None  # the digest it is about, when the VERP address named it
+    source: str = Field(max_length=16)  # imap, maildir, postmark, ses
+    detail: str = Field(default="", max_length=300)  # the status and diagnostic, one line
+    received_at: dt.datetime = Field(default_factory=utcnow)
 
 
 class Delivery(SQLModel, table=True):

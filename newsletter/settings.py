@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     subscribe_limit_per_ip: int = Field(20, ge=1)  # requests per hour per client address
     subscribe_limit_per_email: int = Field(3, ge=1)  # requests per hour per address
     suppress_after_bounces: int = Field(3, ge=1)
+    # Bounces and complaints that come back later (newsletter/delivery/verp.py, bounces.py):
+    # the envelope sender's address, bounces+{signed delivery}@domain on each digest, and
+    # where its mail is read: imaps://user:password@host[:993]/INBOX (imap:// uses STARTTLS)
+    # or a Maildir folder. Beat fetches every 15 minutes when one of the two is set.
+    bounce_address: str = ""
+    bounce_imap_url: SecretStr = SecretStr("")
+    bounce_maildir: str = ""
     # A topic is suggested on the public subscribe page only when this many readers share it.
     suggest_min_readers: int = Field(5, ge=2)
     # Matching by meaning: "builtin" (the shipped model), a model2vec model's folder or id,
@@ -98,6 +105,20 @@ class Settings(BaseSettings):
         except EmailNotValidError as exc:
             raise ValueError(f"NEWSLETTER_FROM is not a valid sender: {exc}") from exc
         return value
+
+    @field_validator("bounce_address")
+    @classmethod
+    def _bounce_address(cls, value: str) -> str:
+        if value:
+            try:
+                validate_email(value, check_deliverability=False)
+            except EmailNotValidError as exc:
+                raise ValueError(f"NEWSLETTER_BOUNCE_ADDRESS is not an address: {exc}") from exc
+        return value
+
+    @property
+    def bounce_mailbox(self) -> bool:
+        return bool(self.bounce_imap_url.get_secret_value() or self.bounce_maildir)
 
     @field_validator("base_url")
     @classmethod

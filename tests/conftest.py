@@ -41,7 +41,16 @@ PG_ADMIN_URL = os.environ.get(
     "NEWSLETTER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("NEWSLETTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
-TABLES = ("vote", "delivery", "issue", "paper_embedding", "paper", "subscriber", "suppression")
+TABLES = (
+    "vote",
+    "mail_event",
+    "delivery",
+    "issue",
+    "paper_embedding",
+    "paper",
+    "subscriber",
+    "suppression",
+)
 
 
 # --- the web app over HTTP ---------------------------------------------------------
@@ -178,6 +187,7 @@ class SmtpServer:
     port: int = 0
     received: list[tuple[str, EmailMessage]] = field(default_factory=list)
     raw: list[bytes] = field(default_factory=list)  # the bytes as received, same order
+    senders: list[str] = field(default_factory=list)  # the envelope sender, same order
     refuse_rcpt: dict[str, str] = field(default_factory=dict)
     refuse_data: dict[str, str] = field(default_factory=dict)
     drop_once: set[str] = field(default_factory=set)  # hang up at DATA, once per address
@@ -238,6 +248,7 @@ class SmtpServer:
         msg = message_from_bytes(envelope.original_content, policy=policy.default)
         self.received.append((to, msg))  # type: ignore[arg-type]
         self.raw.append(envelope.original_content)
+        self.senders.append(envelope.mail_from)
         if to in self.before_accept:
             self.before_accept.pop(to)()
         return "250 Message accepted"
@@ -257,6 +268,7 @@ def smtp(_smtp_controller: tuple[Controller, SmtpServer]) -> SmtpServer:
     _, handler = _smtp_controller
     handler.received.clear()
     handler.raw.clear()
+    handler.senders.clear()
     handler.refuse_rcpt.clear()
     handler.refuse_data.clear()
     handler.drop_once.clear()

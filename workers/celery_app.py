@@ -15,7 +15,7 @@ from celery.signals import worker_init
 
 from newsletter.match import semantic
 from newsletter.settings import get_settings
-from workers.schedule import BEAT_SCHEDULE
+from workers.schedule import beat_schedule
 
 
 def make_app() -> Celery:
@@ -36,7 +36,7 @@ def make_app() -> Celery:
         broker_connection_retry_on_startup=True,
         # An unacknowledged task (its worker died) goes back to the queue after this long.
         broker_transport_options={"visibility_timeout": 2 * settings.delivery_lease_seconds},
-        beat_schedule=BEAT_SCHEDULE,
+        beat_schedule=beat_schedule(settings),
         include=["workers.tasks"],
     )
     return app

@@ -5,6 +5,8 @@
 - Every hour on the hour: plan the readers whose send moment (their day and hour, in
   their timezone) has come this week and who have no delivery yet, then enqueue
   batches; deliveries lost by a dead worker are enqueued again after their lease.
+- Every 15 minutes, when a bounce mailbox is configured: read it for bounces and
+  complaints that came back (`newsletter bounces fetch`).
 
 Beat only says "now"; what is due is decided from the database, so a beat that was
 down sends each reader at most one issue for the current week when it comes back,
@@ -13,9 +15,13 @@ and nothing for weeks that are over.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery.schedules import crontab
 
-BEAT_SCHEDULE = {
+from newsletter.settings import Settings
+
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "ingest-daily-papers": {
         "task": "newsletter.ingest_daily",
         "schedule": crontab(hour="4", minute="30"),
@@ -27,3 +33,14 @@ BEAT_SCHEDULE = {
         "options": {"expires": 55 * 60},
     },
 }
+
+FETCH_BOUNCES = {
+    "task": "newsletter.fetch_bounces",
+    "schedule": crontab(minute="*/15"),
+    "options": {"expires": 14 * 60},
+}
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The schedule for these settings: the bounce fetch only where there is a mailbox."""
+    return BEAT_SCHEDULE | ({"fetch-bounces": FETCH_BOUNCES} if settings.bounce_mailbox else {})

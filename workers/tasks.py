@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import asdict
 from typing import Any
 
 from celery import Task
@@ -14,7 +15,8 @@ from celery.utils.log import get_task_logger
 from sqlalchemy.exc import OperationalError
 
 from newsletter.db import session_scope
-from newsletter.delivery import campaign, ledger
+from newsletter.delivery import campaign, ledger, returns
+from newsletter.delivery.mailbox import MailboxError, open_mailbox
 from newsletter.delivery.mailer import SendError, SmtpMailer
 from newsletter.delivery.sendtime import current_weeks
 from newsletter.digest.compose import IssueCache
@@ -113,3 +115,20 @@ def ingest_daily() -> dict[str, int]:
         report = store.upsert(parsed, session=session, encoder=encoder)
     return {"added": report.added, "updated": report.updated, "skipped": len(report.skipped),
             "embedded": report.embedded}  # fmt: skip
+
+
+@app.task(name="newsletter.fetch_bounces", autoretry_for=(OperationalError,), max_retries=3)
+def fetch_bounces() -> dict[str, Any]:
+    """Beat's 15-minute read of the bounce mailbox; a mailbox that cannot be reached is
+    logged and tried again at the next beat."""
+    settings = get_settings()
+    try:
+        box = open_mailbox(settings)
+    except MailboxError as exc:
+        log.warning("bounce mailbox not read: %s", exc)
+        return {"error": str(exc)}
+    try:
+        with session_scope() as session:
+            return asdict(returns.fetch(box, settings, session=session))
+    finally:
+        box.close()

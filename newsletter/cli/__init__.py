@@ -64,6 +64,7 @@ def main() -> None:
 
 # The subcommands register themselves on `cli` when imported.
 from newsletter.cli import (  # noqa: E402, F401
+    bounces,
     db,
     doctor,
     evaluate,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from newsletter.delivery import issues, ledger
+from newsletter.delivery import issues, ledger, verp
 from newsletter.delivery.mailer import Mailer, SendError
 from newsletter.delivery.sendtime import due_date
 from newsletter.digest.compose import (
@@ -190,7 +190,7 @@ def _deliver_one(
         return
     composed = compose(reader, picks, state, settings=settings, delivery_id=delivery.id)
     try:
-        mailer.send(composed.message(settings), reader.email)
+        mailer.send(composed.message(settings), reader.email, verp.address(settings, delivery.id))
     except SendError as exc:
         if exc.connection:
             raise
@@ -206,7 +206,9 @@ def _deliver_one(
         paper_ids=[p.paper.id for p in picks if p.paper.id],
         picks=[p.as_record() for p in picks],
         message_id=composed.msg_id,
-        had_bounces=reader.bounces > 0,
+        # A relay accepts what later bounces: with a bounce mailbox, acceptance says
+        # nothing of delivery, so it does not wipe the bounces that came back before.
+        had_bounces=reader.bounces > 0 and not settings.bounce_address,
     )
     summary.sent += 1
 

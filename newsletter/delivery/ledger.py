@@ -258,6 +258,11 @@ def sent_delivery(delivery_id: int, reader_id: int, *, session: Session) -> Deli
     return None
 
 
+def reader_of(delivery_id: int, *, session: Session) -> int | None:
+    delivery = session.get(Delivery, delivery_id)
+    return delivery.subscriber_id if delivery else None
+
+
 def sent_paper(reader_id: int, paper_id: int, issue_id: int, *, session: Session) -> bool:
     """Whether the paper went out to the reader in that issue (a vote on it needs this)."""
     delivery = session.exec(

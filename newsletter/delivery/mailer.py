@@ -31,7 +31,7 @@ class SendError(Exception):
 
 class Mailer(Protocol):
     def open(self) -> None: ...
-    def send(self, msg: bytes, to: str) -> None: ...
+    def send(self, msg: bytes, to: str, sender: str | None = None) -> None: ...
     def close(self) -> None: ...
 
 
@@ -64,14 +64,15 @@ class SmtpMailer:
             ) from exc
         self._conn = conn
 
-    def send(self, msg: bytes, to: str) -> None:
-        """Send one message; on a dropped connection reconnect once and try again."""
+    def send(self, msg: bytes, to: str, sender: str | None = None) -> None:
+        """Send one message; on a dropped connection reconnect once and try again. `sender`
+        is the envelope sender (a VERP address), by default the From address."""
         for attempt in (1, 2):
             if self._conn is None:
                 self.open()
             assert self._conn is not None
             try:
-                _transaction(self._conn, self.settings.sender_address, to, msg)
+                _transaction(self._conn, sender or self.settings.sender_address, to, msg)
                 return
             except smtplib.SMTPResponseException as exc:
                 self._reset()
@@ -113,7 +114,7 @@ class OutboxMailer:
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
 
-    def send(self, msg: bytes, to: str) -> None:
+    def send(self, msg: bytes, to: str, sender: str | None = None) -> None:
         self.sent.append((to, msg))
         if self.directory is None:
             return

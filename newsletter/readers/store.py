@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, case, tuple_, update
 from sqlmodel import Session, col, select
 
-from newsletter.delivery import ledger
+from newsletter.delivery import ledger, mailevents
 from newsletter.match.interests import Follow, stored
 from newsletter.models import Subscriber, SubscriberStatus, Suppression, utcnow
 from newsletter.readers import votes
@@ -218,6 +218,7 @@ def forget(email: str, *, secret: str, session: Session) -> bool:
         session.add(Suppression(address_hash=address_hash(reader.email, secret), reason="bounced"))
     ledger.forget_reader(reader.id, session=session)
     votes.forget_reader(reader.id, session=session)
+    mailevents.forget_reader(reader.id, session=session)
     session.delete(reader)
     session.flush()
     return bounced

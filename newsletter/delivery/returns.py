@@ -1,0 +1,82 @@
+"""Bounces and complaints that come back after sending, from the bounce mailbox or a relay's
+webhook, handled in one way: each is recorded once (its key), then
+
+- a hard bounce counts toward suppression, as a refusal at send time does;
+- a soft bounce is recorded, nothing more;
+- a complaint ("report spam") unsubscribes the reader at once.
+
+The reader is the one the VERP address names (bounces.py says why no other way).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlmodel import Session
+
+from newsletter.delivery import bounces, ledger, mailevents
+from newsletter.delivery.bounces import Report
+from newsletter.delivery.mailbox import Mailbox
+from newsletter.models import MailEvent, MailEventKind, SubscriberStatus
+from newsletter.readers import optin
+from newsletter.readers import store as readers
+from newsletter.settings import Settings
+
+
+@dataclass
+class Summary:
+    hard_bounce: int = 0
+    soft_bounce: int = 0
+    complaint: int = 0
+    repeated: int = 0  # handled before (a second fetch, a replayed webhook)
+    unmatched: int = 0  # a bounce or complaint naming no delivery of ours
+    unrecognised: int = 0  # neither a bounce nor a complaint: left unread
+    suppressed: list[str] = field(default_factory=list)
+    unsubscribed: list[str] = field(default_factory=list)
+
+    def count(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+def handle(
+    report: Report, source: str, settings: Settings, *, session: Session, summary: Summary
+) -> None:
+    """Record `report` once and act on it, in the caller's transaction."""
+    if mailevents.seen(report.key, session=session):
+        summary.count("repeated")
+        return
+    named = report.delivery_id
+    reader_id = ledger.reader_of(named, session=session) if named is not None else None
+    mailevents.record(
+        MailEvent(key=report.key, kind=report.kind, subscriber_id=reader_id,
+                  delivery_id=report.delivery_id, source=source, detail=report.detail[:300]),
+        session=session,
+    )  # fmt: skip
+    reader = readers.get(reader_id, session=session) if reader_id is not None else None
+    if reader is None or reader.id is None:
+        summary.count("unmatched")
+        return
+    summary.count(report.kind.value)
+    if report.kind is MailEventKind.HARD_BOUNCE:
+        readers.record_bounces([reader.id], settings.suppress_after_bounces, session=session)
+        session.refresh(reader)
+        if reader.status == SubscriberStatus.SUPPRESSED:
+            summary.suppressed.append(reader.email)
+    elif report.kind is MailEventKind.COMPLAINT:
+        optin.unsubscribe(reader, session=session)
+        summary.unsubscribed.append(reader.email)
+
+
+def fetch(box: Mailbox, settings: Settings, *, session: Session) -> Summary:
+    """Handle each unread message of `box` once. A handled message is committed before it
+    is marked read, so a crash in between handles it again next time, as a repeat."""
+    summary = Summary()
+    for ref, raw in box.unread():
+        report = bounces.read(raw, settings)
+        if report is None:
+            summary.count("unrecognised")
+            continue
+        handle(report, box.source, settings, session=session, summary=summary)
+        session.commit()
+        box.mark_read(ref)
+    return summary
