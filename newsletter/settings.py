@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     bounce_address: str = ""
     bounce_imap_url: SecretStr = SecretStr("")
     bounce_maildir: str = ""
+    # Signs relays' bounce and complaint events to POST /hooks/bounces (web/hooks.py).
+    webhook_secret: SecretStr = SecretStr("")
     # A topic is suggested on the public subscribe page only when this many readers share it.
     suggest_min_readers: int = Field(5, ge=2)
     # Matching by meaning: "builtin" (the shipped model), a model2vec model's folder or id,

@@ -25,8 +25,9 @@ from sqlmodel import Session, select
 
 from newsletter.models import MailEvent, Subscriber
 from newsletter.settings import get_settings
+from newsletter.web.hooks import SIGNATURE, signature
 from tests.conftest import REAL, SmtpServer
-from tests.helpers import free_port, invoke, run
+from tests.helpers import free_port, invoke, run, web_client
 
 SAMPLES = Path(__file__).parent / "data" / "bounces"
 BOUNCE_ADDRESS = "bounces@papers.example.com"
@@ -257,3 +258,37 @@ def test_a_real_imap_mailbox_over_tls(sent, session, imap: Imap, monkeypatch) ->
     monkeypatch.delenv("SSL_CERT_FILE")
     code, out = invoke("bounces", "fetch")
     assert code == 1 and "CERTIFICATE_VERIFY_FAILED" in out
+
+
+def post_event(client, event: dict[str, str], secret: str = "hook-secret"):  # type: ignore[no-untyped-def]
+    body = json.dumps(event).encode()
+    return client.post("/hooks/bounces", content=body, headers={
+        "Content-Type": "application/json", SIGNATURE: signature(body, secret)})  # fmt: skip
+
+
+def test_a_relays_signed_events_take_the_same_path(sent, session, monkeypatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_WEBHOOK_SECRET", "hook-secret")
+    get_settings.cache_clear()
+    client = web_client()
+    hard = {"id": "evt-1", "type": "hard_bounce", "return_path": sent["r1@example.com"],
+            "detail": "550 5.1.1 user unknown"}  # fmt: skip
+    complaint = {"id": "evt-2", "type": "complaint", "recipient": "r2@example.com"}
+    soft = {"id": "evt-3", "type": "soft_bounce", "recipient": "R3@Example.com"}
+    for event in (hard, complaint, soft):
+        assert post_event(client, event).status_code == 204
+    before = status(session)
+    assert before["r1@example.com"] == ("confirmed", 1)
+    assert before["r2@example.com"] == ("unsubscribed", 0)
+    # A replay, a bad signature or a malformed event changes nothing.
+    assert post_event(client, hard).status_code == 204
+    assert post_event(client, hard | {"id": "evt-4"}, secret="guess").status_code == 401
+    unsigned = client.post("/hooks/bounces", json=hard | {"id": "evt-5"})
+    assert unsigned.status_code == 401 and "X-Newsletter-Signature" in unsigned.json()["detail"]
+    wrong = post_event(client, {"id": "evt-6", "type": "opened"})
+    assert wrong.status_code == 422 and wrong.json()["detail"].startswith("type:")
+    assert status(session) == before
+    assert [e.source for e in session.exec(select(MailEvent))] == ["webhook"] * 3
+    # Without a secret the route does not exist.
+    monkeypatch.setenv("NEWSLETTER_WEBHOOK_SECRET", "")
+    get_settings.cache_clear()
+    assert post_event(web_client(), hard | {"id": "evt-7"}).status_code == 404

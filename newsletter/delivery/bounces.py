@@ -29,6 +29,9 @@ class Report:
     key: str  # the hash that makes it count once
     delivery_id: int | None  # from the VERP address
     detail: str
+    # The reader's address as a signed relay webhook states it; never taken from mail,
+    # which anyone can send to the bounce address.
+    recipient: str | None = None
 
 
 def read(raw: bytes, settings: Settings) -> Report | None:

@@ -5,7 +5,8 @@ webhook, handled in one way: each is recorded once (its key), then
 - a soft bounce is recorded, nothing more;
 - a complaint ("report spam") unsubscribes the reader at once.
 
-The reader is the one the VERP address names (bounces.py says why no other way).
+The reader is the one the VERP address names; a signed relay webhook may name the address
+instead (bounces.py says why mail may not).
 """
 
 from __future__ import annotations
@@ -45,8 +46,7 @@ def handle(
     if mailevents.seen(report.key, session=session):
         summary.count("repeated")
         return
-    named = report.delivery_id
-    reader_id = ledger.reader_of(named, session=session) if named is not None else None
+    reader_id = _reader_id(report, session)
     mailevents.record(
         MailEvent(key=report.key, kind=report.kind, subscriber_id=reader_id,
                   delivery_id=report.delivery_id, source=source, detail=report.detail[:300]),
@@ -65,6 +65,15 @@ def handle(
     elif report.kind is MailEventKind.COMPLAINT:
         optin.unsubscribe(reader, session=session)
         summary.unsubscribed.append(reader.email)
+
+
+def _reader_id(report: Report, session: Session) -> int | None:
+    if report.delivery_id is not None:
+        return ledger.reader_of(report.delivery_id, session=session)
+    if report.recipient:
+        reader = readers.get_by_email(report.recipient.strip().lower(), session=session)
+        return reader.id if reader else None
+    return None
 
 
 def fetch(box: Mailbox, settings: Settings, *, session: Session) -> Summary:

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request, Response
 from newsletter.digest.compose import IssueCache
 from newsletter.digest.render import MailTemplates
 from newsletter.settings import Settings, get_settings
-from newsletter.web import account, api, archive, feedback, issues, pages, subscribe
+from newsletter.web import account, api, archive, feedback, hooks, issues, pages, subscribe
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.state import SuggestionCache, WebState
 
@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(_security_headers)
     pages.install_error_pages(app)
     for router in (subscribe.router, account.router, issues.router, archive.router,
-                   feedback.router):  # fmt: skip
+                   feedback.router, hooks.router):  # fmt: skip
         app.include_router(router)
     api.install(app)
     return app

@@ -92,7 +92,7 @@ def install_error_pages(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        if request.url.path.startswith("/api/"):
+        if request.url.path.startswith(("/api/", "/hooks/")):  # for programs: JSON
             body = {"detail": exc.detail}
             return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
         missing = exc.status_code == 404
