@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     bounce_address: str = ""
     bounce_imap_url: SecretStr = SecretStr("")
     bounce_maildir: str = ""
+    # Prometheus metrics (newsletter/metrics.py): `newsletter web` serves /metrics, or on a
+    # port of its own when metrics_port is set (then not on the readers' port).
+    metrics_enabled: bool = True
+    metrics_port: int = Field(0, ge=0, le=65535)
     # Signs relays' bounce and complaint events to POST /hooks/bounces (web/hooks.py).
     webhook_secret: SecretStr = SecretStr("")
     # A topic is suggested on the public subscribe page only when this many readers share it.

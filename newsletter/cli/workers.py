@@ -39,8 +39,15 @@ def beat(ctx: click.Context) -> None:
 @click.option("--port", default=8000, show_default=True)
 @click.option("--workers", "processes", default=1, show_default=True)
 def web(host: str, port: int, processes: int) -> None:
-    """Serve the readers' pages: subscribe, confirm, manage, unsubscribe."""
+    """Serve the readers' pages: subscribe, confirm, manage, unsubscribe; and /metrics."""
     import uvicorn
+
+    from newsletter import metrics
+    from newsletter.settings import get_settings
+
+    settings = get_settings()
+    if settings.metrics_enabled and settings.metrics_port:
+        metrics.serve(settings, settings.metrics_port)
 
     uvicorn.run(
         "newsletter.web:create_app",

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from newsletter import metrics
 from newsletter.delivery import issues, ledger, verp
 from newsletter.delivery.mailer import Mailer, SendError
 from newsletter.delivery.sendtime import due_date
@@ -64,11 +65,12 @@ def _commit(
     a bounce count may then be one too high."""
     for pause in (*_RETRIES, None):
         try:
-            if outcomes is not None:
-                ledger.write(outcomes, session=session)
-                readers.record_bounces(outcomes.bounced, bounce_limit, session=session)
-                readers.clear_bounces(outcomes.accepted, session=session)
-            session.commit()
+            with metrics.timed("ledger"):
+                if outcomes is not None:
+                    ledger.write(outcomes, session=session)
+                    readers.record_bounces(outcomes.bounced, bounce_limit, session=session)
+                    readers.clear_bounces(outcomes.accepted, session=session)
+                session.commit()
             if outcomes is not None:
                 outcomes.clear()
             return
@@ -135,6 +137,22 @@ def deliver(
     voted), one check of the issue's papers, then the outcomes' writes
     (one per message by default, `ledger_flush_every` at a time if raised).
     """
+    with metrics.BATCH.time():
+        _deliver(delivery_ids, settings, session=session, mailer=mailer, cache=cache,
+                 summary=summary, weeks=weeks, progress=progress)  # fmt: skip
+
+
+def _deliver(
+    delivery_ids: Sequence[int],
+    settings: Settings,
+    *,
+    session: Session,
+    mailer: Mailer,
+    cache: IssueCache,
+    summary: Summary,
+    weeks: Collection[str] | None,
+    progress: Progress | None,
+) -> None:
     batch = ledger.claim(delivery_ids, session=session, lease=settings.delivery_lease, weeks=weeks)
     _commit(session)
     if not batch:
@@ -158,6 +176,8 @@ def deliver(
                 outcomes.release(rest, exc.reply, attempted=False)
             _commit(session, outcomes, bounce_limit=limit)
             summary.retry += len(batch) - index
+            metrics.DIGESTS.labels("deferred").inc(len(batch) - index)
+            metrics.SMTP_REPLIES.labels(metrics.reply_code(exc.reply)).inc()
             raise
         if outcomes.due:
             _commit(session, outcomes, bounce_limit=limit)
@@ -182,25 +202,37 @@ def _deliver_one(
         reason = "reader paused" if reader.paused else f"reader is {reader.status}"
         outcomes.skipped(delivery, reason)
         summary.skipped += 1
+        metrics.DIGESTS.labels("skipped").inc()
         return
+    start = time.perf_counter()
     picks = picks_for(reader, state, history.get(reader.id or 0, set()), settings, profile)
     if not picks:
         outcomes.skipped(delivery, NOTHING_MATCHED)
         summary.skipped += 1
+        metrics.DIGESTS.labels("skipped").inc()
         return
     composed = compose(reader, picks, state, settings=settings, delivery_id=delivery.id)
+    metrics.STAGE.labels("compose").observe(time.perf_counter() - start)
+    with metrics.timed("render"):
+        message = composed.message(settings)
     try:
-        mailer.send(composed.message(settings), reader.email, verp.address(settings, delivery.id))
+        with metrics.timed("smtp"):
+            mailer.send(message, reader.email, verp.address(settings, delivery.id))
     except SendError as exc:
         if exc.connection:
             raise
+        metrics.SMTP_REPLIES.labels(metrics.reply_code(exc.reply)).inc()
         if exc.permanent:
             outcomes.failed(delivery, exc.reply, bounced=True)
             summary.failed += 1
+            metrics.DIGESTS.labels("failed").inc()
         else:
             outcomes.release(delivery, exc.reply)
             summary.retry += 1
+            metrics.DIGESTS.labels("deferred").inc()
         return
+    metrics.SMTP_REPLIES.labels("250").inc()
+    metrics.DIGESTS.labels("sent").inc()
     outcomes.sent(
         delivery,
         paper_ids=[p.paper.id for p in picks if p.paper.id],

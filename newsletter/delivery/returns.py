@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
+from newsletter import metrics
 from newsletter.delivery import bounces, ledger, mailevents
 from newsletter.delivery.bounces import Report
 from newsletter.delivery.mailbox import Mailbox
@@ -57,6 +58,7 @@ def handle(
         summary.count("unmatched")
         return
     summary.count(report.kind.value)
+    metrics.MAIL_EVENTS.labels(report.kind.value).inc()
     if report.kind is MailEventKind.HARD_BOUNCE:
         readers.record_bounces([reader.id], settings.suppress_after_bounces, session=session)
         session.refresh(reader)

@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, case, tuple_, update
+from sqlalchemy import and_, case, func, tuple_, update
 from sqlmodel import Session, col, select
 
 from newsletter.delivery import ledger, mailevents
@@ -104,6 +104,11 @@ def topic_lists(*, session: Session, limit: int = 5000) -> list[list[str]]:
     suggestions, which keep only topics many readers share)."""
     query = select(Subscriber.topics).where(ACTIVE).order_by(col(Subscriber.id).desc())
     return [list(topics) for topics in session.exec(query.limit(limit))]
+
+
+def count_by_status(*, session: Session) -> dict[str, int]:
+    rows = session.exec(select(Subscriber.status, func.count()).group_by(Subscriber.status))
+    return {str(status): int(n) for status, n in rows}
 
 
 def listing(*, session: Session, status: SubscriberStatus | None = None) -> list[Subscriber]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from newsletter import metrics
 from newsletter.digest.compose import IssueCache
 from newsletter.digest.render import MailTemplates
 from newsletter.settings import Settings, get_settings
 from newsletter.web import account, api, archive, feedback, hooks, issues, pages, subscribe
 from newsletter.web.ratelimit import RateLimiter
-from newsletter.web.state import SuggestionCache, WebState
+from newsletter.web.state import State, SuggestionCache, WebState
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,6 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    feedback.router, hooks.router):  # fmt: skip
         app.include_router(router)
     api.install(app)
+    if settings.metrics_enabled and not settings.metrics_port:
+        app.add_api_route("/metrics", _metrics, include_in_schema=False)
     return app
 
 
@@ -42,3 +46,7 @@ async def _security_headers(
     for name, value in pages.SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
+
+
+def _metrics(web: State) -> Response:
+    return Response(metrics.exposition(web.settings), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,96 @@
+"""/metrics after real sends: the counters agree with the ledger, in one process and summed
+over real Celery worker processes (prometheus-client's multiprocess mode)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlmodel import Session, func, select
+
+from newsletter import metrics
+from newsletter.models import Delivery, MailEvent
+from newsletter.settings import get_settings
+from tests.conftest import SmtpServer
+from tests.helpers import MONDAY, free_port, run, settled, tick, wait_for, web_client
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(text: str) -> Samples:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}  # fmt: skip
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def ledger(session: Session) -> dict[str, int]:
+    session.expire_all()
+    rows = session.exec(select(Delivery.status, func.count()).group_by(Delivery.status))
+    return {str(status): n for status, n in rows}
+
+
+def test_a_send_counted_as_the_ledger_has_it(papers, smtp: SmtpServer, session) -> None:
+    for n in range(4):
+        run("subscribers", "add", f"r{n}@example.com", "--topic", "agents", "--confirmed")
+    run("subscribers", "add", "poet@example.com", "--topic", "medieval poetry", "--confirmed")
+    smtp.refuse_rcpt["r3@example.com"] = "550 5.1.1 no such user"
+    client = web_client()
+    before = scrape(client.get("/metrics").text)
+    run("send", "--issue-date", "2026-05-12")
+    response = client.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    after = scrape(response.text)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    rows = ledger(session)
+    assert rows == {"sent": 3, "failed": 1, "skipped": 1}
+    for outcome in ("sent", "failed", "skipped"):
+        assert delta("newsletter_digests_total", outcome=outcome) == rows[outcome]
+    assert delta("newsletter_smtp_replies_total", code="250") == 3
+    assert delta("newsletter_smtp_replies_total", code="550") == 1
+    assert delta("newsletter_stage_seconds_count", stage="smtp") == 4
+    assert delta("newsletter_stage_seconds_count", stage="compose") == 4
+    assert delta("newsletter_batch_seconds_count") >= 1
+    for status, n in rows.items():
+        assert value(after, "newsletter_issue_deliveries", week="2026-W20", status=status) == n
+    assert value(after, "newsletter_readers", status="confirmed") == 5
+    assert value(after, "newsletter_queue_depth") == 0
+
+
+def test_off_or_on_a_port_of_its_own(settings, monkeypatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_METRICS_ENABLED", "false")
+    get_settings.cache_clear()
+    assert web_client().get("/metrics").status_code == 404
+    port = free_port()
+    monkeypatch.setenv("NEWSLETTER_METRICS_ENABLED", "true")
+    monkeypatch.setenv("NEWSLETTER_METRICS_PORT", str(port))
+    get_settings.cache_clear()
+    assert web_client().get("/metrics").status_code == 404  # not beside the readers' pages
+    metrics.serve(get_settings(), port)
+    answer = httpx.get(f"http://127.0.0.1:{port}/metrics")
+    assert answer.status_code == 200 and "newsletter_readers" in answer.text
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_worker_processes_add_up(papers, workers, smtp: SmtpServer, session, tmp_path,
+                                 monkeypatch) -> None:  # fmt: skip
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))  # the workers and the web
+    for n in range(12):
+        run("subscribers", "add", f"w{n}@example.com", "--topic", "agents", "--confirmed")
+    workers.start("w1")
+    workers.start("w2")
+    tick(MONDAY.replace(hour=8))
+    wait_for(settled(session, 12), 60, "the twelve digests")
+    samples = scrape(web_client().get("/metrics").text)
+    assert ledger(session) == {"sent": 12}
+    assert value(samples, "newsletter_digests_total", outcome="sent") == 12
+    assert value(samples, "newsletter_smtp_replies_total", code="250") == 12
+    assert len(list(shared.glob("*.db"))) >= 2  # written by more than one process
+    assert session.exec(select(MailEvent)).first() is None
