@@ -80,17 +80,29 @@ def test_off_or_on_a_port_of_its_own(settings, monkeypatch) -> None:
 def test_worker_processes_add_up(papers, workers, smtp: SmtpServer, session, tmp_path,
                                  monkeypatch) -> None:  # fmt: skip
     shared = tmp_path / "prometheus"
-    shared.mkdir()
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))  # the workers and the web
     for n in range(12):
         run("subscribers", "add", f"w{n}@example.com", "--topic", "agents", "--confirmed")
-    workers.start("w1")
-    workers.start("w2")
+    ports = {}
+    for name in ("w1", "w2"):  # each worker's main process serves its own pool's counts
+        ports[name] = free_port()
+        monkeypatch.setenv("NEWSLETTER_METRICS_PORT", str(ports[name]))
+        monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared / name))
+        (shared / name).mkdir(parents=True)
+        workers.start(name)
     tick(MONDAY.replace(hour=8))
     wait_for(settled(session, 12), 60, "the twelve digests")
-    samples = scrape(web_client().get("/metrics").text)
     assert ledger(session) == {"sent": 12}
-    assert value(samples, "newsletter_digests_total", outcome="sent") == 12
-    assert value(samples, "newsletter_smtp_replies_total", code="250") == 12
-    assert len(list(shared.glob("*.db"))) >= 2  # written by more than one process
+    per_worker = {name: scrape(httpx.get(f"http://127.0.0.1:{port}/metrics").text)
+                  for name, port in ports.items()}  # fmt: skip
+    sent = [value(s, "newsletter_digests_total", outcome="sent") for s in per_worker.values()]
+    replies = [value(s, "newsletter_smtp_replies_total", code="250") for s in per_worker.values()]
+    assert sum(sent) == sum(replies) == 12
+    assert all(len(list((shared / name).glob("*.db"))) >= 2 for name in ports)  # its pool's
+    # One folder for all, read by the web process, adds up the same.
+    monkeypatch.setenv("NEWSLETTER_METRICS_PORT", "0")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared / "w1"))
+    get_settings.cache_clear()
+    alone = value(scrape(web_client().get("/metrics").text), "newsletter_digests_total",
+                  outcome="sent")  # fmt: skip
+    assert alone == sent[0]
     assert session.exec(select(MailEvent)).first() is None

@@ -13,6 +13,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_init
 
+from newsletter import metrics
 from newsletter.match import semantic
 from newsletter.settings import get_settings
 from workers.schedule import beat_schedule
@@ -47,6 +48,15 @@ def _load_model(**_: Any) -> None:
     """The embedding model, loaded in the worker's main process before the pool forks, so
     its pages are shared by the pool's processes instead of copied into each."""
     semantic.load(get_settings().embedding_model)
+
+
+@worker_init.connect
+def _serve_metrics(**_: Any) -> None:
+    """With NEWSLETTER_METRICS_PORT set, the worker's main process serves its pool's counts
+    (multiprocess mode, PROMETHEUS_MULTIPROC_DIR) for Prometheus to scrape."""
+    settings = get_settings()
+    if settings.metrics_enabled and settings.metrics_port:
+        metrics.serve(settings, settings.metrics_port)
 
 
 def command(*args: str, app: str = "workers.celery_app") -> list[str]:
