@@ -52,7 +52,7 @@ SMTP_REPLIES = Counter(
 STAGE = Histogram(
     "newsletter_stage_seconds",
     "Time per digest in each stage: compose (pick and lay out), render (MIME and DKIM), "
-    "smtp (the send), ledger (writing outcomes).",
+    "pace (waiting for the domain's budget), smtp (the send), ledger (writing outcomes).",
     ["stage"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
 )

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     subscribe_limit_per_ip: int = Field(20, ge=1)  # requests per hour per client address
     subscribe_limit_per_email: int = Field(3, ge=1)  # requests per hour per address
     suppress_after_bounces: int = Field(3, ge=1)
+    # Per-domain sending rates across all workers, "gmail.com=50/s,*=200/s" (empty: none);
+    # see newsletter/delivery/pacing.py.
+    domain_rates: str = ""
     # Bounces and complaints that come back later (newsletter/delivery/verp.py, bounces.py):
     # the envelope sender's address, bounces+{signed delivery}@domain on each digest, and
     # where its mail is read: imaps://user:password@host[:993]/INBOX (imap:// uses STARTTLS)
@@ -110,6 +113,14 @@ class Settings(BaseSettings):
             validate_email(address, check_deliverability=False)
         except EmailNotValidError as exc:
             raise ValueError(f"NEWSLETTER_FROM is not a valid sender: {exc}") from exc
+        return value
+
+    @field_validator("domain_rates")
+    @classmethod
+    def _rates(cls, value: str) -> str:
+        from newsletter.delivery.pacing import parse_rates
+
+        parse_rates(value)
         return value
 
     @field_validator("bounce_address")

@@ -188,6 +188,8 @@ class SmtpServer:
     received: list[tuple[str, EmailMessage]] = field(default_factory=list)
     raw: list[bytes] = field(default_factory=list)  # the bytes as received, same order
     senders: list[str] = field(default_factory=list)  # the envelope sender, same order
+    times: list[float] = field(default_factory=list)  # time.monotonic() of each, same order
+    throttle: dict[str, int] = field(default_factory=dict)  # domain: 421s left to answer
     refuse_rcpt: dict[str, str] = field(default_factory=dict)
     refuse_data: dict[str, str] = field(default_factory=dict)
     drop_once: set[str] = field(default_factory=set)  # hang up at DATA, once per address
@@ -227,6 +229,11 @@ class SmtpServer:
         if address in self.refuse_rcpt:
             self.faults += 1
             return self.refuse_rcpt[address]
+        domain = address.rpartition("@")[2]
+        if self.throttle.get(domain, 0) > 0:
+            self.throttle[domain] -= 1
+            self.faults += 1
+            return "421 4.7.0 Too many messages from you, slow down"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -249,6 +256,7 @@ class SmtpServer:
         self.received.append((to, msg))  # type: ignore[arg-type]
         self.raw.append(envelope.original_content)
         self.senders.append(envelope.mail_from)
+        self.times.append(time.monotonic())
         if to in self.before_accept:
             self.before_accept.pop(to)()
         return "250 Message accepted"
@@ -269,6 +277,8 @@ def smtp(_smtp_controller: tuple[Controller, SmtpServer]) -> SmtpServer:
     handler.received.clear()
     handler.raw.clear()
     handler.senders.clear()
+    handler.times.clear()
+    handler.throttle.clear()
     handler.refuse_rcpt.clear()
     handler.refuse_data.clear()
     handler.drop_once.clear()

@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from newsletter import metrics
-from newsletter.delivery import issues, ledger, verp
+from newsletter.delivery import issues, ledger, pacing, verp
 from newsletter.delivery.mailer import Mailer, SendError
 from newsletter.delivery.sendtime import due_date
 from newsletter.digest.compose import (
@@ -215,6 +215,10 @@ def _deliver_one(
     metrics.STAGE.labels("compose").observe(time.perf_counter() - start)
     with metrics.timed("render"):
         message = composed.message(settings)
+    pacer = pacing.pacer(settings.domain_rates, settings.redis_url)
+    if pacer:
+        with metrics.timed("pace"):
+            pacer.wait(reader.email)
     try:
         with metrics.timed("smtp"):
             mailer.send(message, reader.email, verp.address(settings, delivery.id))
@@ -222,6 +226,8 @@ def _deliver_one(
         if exc.connection:
             raise
         metrics.SMTP_REPLIES.labels(metrics.reply_code(exc.reply)).inc()
+        if pacer:
+            pacer.slow_down(reader.email, exc.reply)
         if exc.permanent:
             outcomes.failed(delivery, exc.reply, bounced=True)
             summary.failed += 1
