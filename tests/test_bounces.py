@@ -135,6 +135,14 @@ def test_a_maildir_of_real_bounces_and_a_complaint(sent, session, tmp_path, smtp
 def test_a_bad_mailbox_is_one_clear_line(sent, tmp_path, monkeypatch) -> None:
     code, out = invoke("bounces", "fetch", "--maildir", str(tmp_path / "missing"))
     assert code == 1 and "cannot read the Maildir" in out and "Traceback" not in out
+    monkeypatch.setenv("NEWSLETTER_BOUNCE_MAILDIR", str(tmp_path / "missing"))
+    get_settings.cache_clear()
+    assert "fail  bounce mailbox: cannot read the Maildir" in invoke("doctor")[1]
+    mailbox.Maildir(tmp_path / "box").add(returned("dsn_01.eml", sent["r0@example.com"]))
+    monkeypatch.setenv("NEWSLETTER_BOUNCE_MAILDIR", str(tmp_path / "box"))
+    get_settings.cache_clear()
+    assert "ok    bounce mailbox (maildir) readable, 1 unread" in invoke("doctor")[1]
+    monkeypatch.setenv("NEWSLETTER_BOUNCE_MAILDIR", "")
     monkeypatch.setenv("NEWSLETTER_BOUNCE_IMAP_URL", f"imaps://u:p@127.0.0.1:{free_port()}/")
     get_settings.cache_clear()
     code, out = invoke("bounces", "fetch")

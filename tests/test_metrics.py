@@ -3,6 +3,8 @@ over real Celery worker processes (prometheus-client's multiprocess mode)."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -12,7 +14,7 @@ from newsletter import metrics
 from newsletter.models import Delivery, MailEvent
 from newsletter.settings import get_settings
 from tests.conftest import SmtpServer
-from tests.helpers import MONDAY, free_port, run, settled, tick, wait_for, web_client
+from tests.helpers import MONDAY, free_port, invoke, run, settled, tick, wait_for, web_client
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -71,7 +73,9 @@ def test_off_or_on_a_port_of_its_own(settings, monkeypatch) -> None:
     monkeypatch.setenv("NEWSLETTER_METRICS_PORT", str(port))
     get_settings.cache_clear()
     assert web_client().get("/metrics").status_code == 404  # not beside the readers' pages
+    assert f"warn  nothing answers at http://127.0.0.1:{port}/metrics" in invoke("doctor")[1]
     metrics.serve(get_settings(), port)
+    assert f"ok    metrics served at http://127.0.0.1:{port}/metrics" in invoke("doctor")[1]
     answer = httpx.get(f"http://127.0.0.1:{port}/metrics")
     assert answer.status_code == 200 and "newsletter_readers" in answer.text
 
@@ -106,3 +110,7 @@ def test_worker_processes_add_up(papers, workers, smtp: SmtpServer, session, tmp
                   outcome="sent")  # fmt: skip
     assert alone == sent[0]
     assert session.exec(select(MailEvent)).first() is None
+    # `newsletter status`, from any machine: each worker process's pace, slowest first.
+    paces = json.loads(invoke("status", "--json")[1])["workers_per_minute"]
+    assert len(paces) >= 2 and sum(paces.values()) == 12
+    assert list(paces.values()) == sorted(paces.values())

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from newsletter.delivery import ledger
 from newsletter.models import Delivery, DeliveryStatus, Paper
 from newsletter.readers.links import Purpose, read
 from tests.conftest import REAL, SmtpServer
@@ -265,6 +266,16 @@ def test_dry_run_matches_the_real_send(week, smtp, settings) -> None:
         assert msg["Subject"] == dry[to]["subject"]
 
 
+def test_status_shows_deferrals_by_reply_and_the_time_left(week, smtp, settings) -> None:
+    smtp.refuse_rcpt["bob@example.org"] = "451 4.7.1 greylisted, try again later"
+    assert invoke("send", "--issue-date", WEEK_DATE)[0] == 0
+    data = json.loads(invoke("status", "--json")[1])
+    assert (data["sent"], data["pending"], data["deferred_by_reply"]) == (1, 1, {"451": 1})
+    assert data["sent_per_minute"] == 1.0 and data["eta_seconds"] == 60  # one left at 1/min
+    out = invoke("status")[1]
+    assert "deferred, waiting to be tried again: 451 x1" in out and "about 1m 00s left" in out
+
+
 def test_status_and_preview(week, smtp, settings, tmp_path) -> None:
     code, out = invoke("status")
     assert code == 1 and "no issue yet" in out
@@ -279,7 +290,14 @@ def test_status_and_preview(week, smtp, settings, tmp_path) -> None:
         "sent": 2,
         "failed": 0,
         "skipped": 1,
+        "sent_per_minute": 2.0,  # both within the last minute
+        "eta_seconds": None,
+        "deferred_by_reply": {},
+        "workers_per_minute": {ledger.WORKER: 2},  # this process sent them
     }
+    code, out = invoke("status", "--watch")  # nothing left: one view, then it stops
+    assert code == 0 and "rate     2.0/min over the last minute" in out
+    assert f"worker {ledger.WORKER}: 2/min" in out
     target = tmp_path / "ada.html"
     code, out = invoke(
         "preview", "ada@example.com", "--issue-date", "2026-05-18", "--out", str(target)

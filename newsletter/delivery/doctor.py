@@ -11,7 +11,9 @@ from urllib.parse import urlparse
 import dkim
 import dns.exception
 import dns.resolver
+import httpx
 
+from newsletter.delivery.mailbox import MailboxError, open_mailbox
 from newsletter.match import semantic
 from newsletter.settings import DEV_SECRET, Settings, SmtpTls
 
@@ -34,7 +36,46 @@ def run(settings: Settings, *, dkim_record: str | None = None) -> list[Check]:
         _smtp(settings),
         _dkim(settings, dkim_record),
         _embedding(settings),
+        _bounces(settings),
+        _metrics(settings),
     ]
+
+
+def _bounces(s: Settings) -> Check:
+    if not s.bounce_address:
+        return Check("warn", "no bounce address: bounces and complaints that arrive after "
+                     "sending are not read", "set NEWSLETTER_BOUNCE_ADDRESS and a mailbox "
+                     "(NEWSLETTER_BOUNCE_IMAP_URL or _MAILDIR)")  # fmt: skip
+    if not s.bounce_mailbox:
+        return Check("fail", f"bounces go to {s.bounce_address}, but no mailbox is read",
+                     "set NEWSLETTER_BOUNCE_IMAP_URL or NEWSLETTER_BOUNCE_MAILDIR")  # fmt: skip
+    try:
+        box = open_mailbox(s)
+    except MailboxError as exc:
+        return Check("fail", f"bounce mailbox: {exc}", "check the URL, login and certificate")
+    try:
+        waiting = sum(1 for _ in box.unread())
+    finally:
+        box.close()
+    return Check("ok", f"bounce mailbox ({box.source}) readable, {waiting} unread")
+
+
+def _metrics(s: Settings) -> Check:
+    if not s.metrics_enabled:
+        return Check("warn", "metrics are off", "set NEWSLETTER_METRICS_ENABLED=true")
+    if not s.metrics_port:
+        return Check("ok", "metrics at /metrics on the web app's port (public unless your "
+                     "proxy blocks it; NEWSLETTER_METRICS_PORT moves them)")  # fmt: skip
+    url = f"http://127.0.0.1:{s.metrics_port}/metrics"
+    try:
+        answer = httpx.get(url, timeout=5)
+    except httpx.HTTPError as exc:
+        return Check("warn", f"nothing answers at {url}: {exc}",
+                     "start `newsletter web` or a worker on this machine")  # fmt: skip
+    if answer.status_code != 200 or "newsletter_" not in answer.text:
+        return Check("fail", f"{url} answered {answer.status_code} without our metrics",
+                     "another program holds NEWSLETTER_METRICS_PORT")  # fmt: skip
+    return Check("ok", f"metrics served at {url}")
 
 
 def _embedding(s: Settings) -> Check:

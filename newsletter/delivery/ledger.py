@@ -15,6 +15,8 @@ inside the batch's transaction, which the campaign commits.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
@@ -32,6 +34,9 @@ MAX_ATTEMPTS = 5
 _CHUNK = 1000
 _ANALYZE_AFTER = 10_000
 _ERROR_MAX = 500
+# Who claims: kept on the row after sending, so `newsletter status` can say which worker
+# process sent what, and how fast.
+WORKER = f"{socket.gethostname()[:40]}-{os.getpid()}"
 
 
 def ensure_pending(issue_id: int, subscriber_ids: Sequence[int], *, session: Session) -> list[int]:
@@ -110,7 +115,7 @@ def claim(
     The UPDATE's WHERE re-checks the state, so of two racing claims only one matches a row.
     With `weeks`, deliveries of other weeks' issues are left alone (never sent late).
     """
-    now, token = utcnow(), uuid.uuid4().hex
+    now, token = utcnow(), f"{WORKER}:{uuid.uuid4().hex[:12]}"
     where = [col(Delivery.id).in_(list(ids)), _claimable(now, lease)]
     if weeks is not None:
         where.append(
@@ -209,7 +214,6 @@ class Outcomes:
             | {
                 "delivery_id": delivery.id,
                 "status": status,
-                "claimed_by": None,
                 "updated_at": utcnow(),
             }
         )
@@ -220,7 +224,7 @@ class Outcomes:
         self.accepted.clear()
 
 
-_OUTCOME = ("status", "claimed_by", "updated_at", "paper_ids", "picks", "message_id", "sent_at",
+_OUTCOME = ("status", "updated_at", "paper_ids", "picks", "message_id", "sent_at",
             "last_error", "attempts")  # fmt: skip
 _TABLE: Table = Delivery.__table__  # type: ignore[attr-defined]
 _UPDATE_BY_ID = (
@@ -295,6 +299,47 @@ def sent_to(reader_id: int, *, session: Session, limit: int = 20) -> list[Delive
 
 def forget_reader(reader_id: int, *, session: Session) -> None:
     session.execute(delete(Delivery).where(col(Delivery.subscriber_id) == reader_id))
+
+
+@dataclass
+class Progress:
+    """How an issue's sending goes: counts by status, what was sent lately and by whom,
+    and what is waiting after a deferral, by the server's reply code."""
+
+    counts: dict[str, int]
+    window: dt.timedelta
+    recent: int  # sent within the window
+    workers: dict[str, int]  # sent within the window, by worker process
+    deferred: dict[str, int]  # pending again after a 4xx, by reply code
+
+
+def progress(
+    issue_id: int, *, session: Session, window: dt.timedelta = dt.timedelta(seconds=60)
+) -> Progress:
+    since = utcnow() - window
+    sent = session.exec(
+        select(Delivery.claimed_by).where(
+            Delivery.issue_id == issue_id,
+            Delivery.status == DeliveryStatus.SENT,
+            col(Delivery.sent_at) >= since,
+        )
+    ).all()
+    errors = session.exec(
+        select(Delivery.last_error).where(
+            Delivery.issue_id == issue_id,
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.attempts > 0,
+        )
+    ).all()
+    workers: dict[str, int] = defaultdict(int)
+    for claim in sent:
+        workers[(claim or "?").rpartition(":")[0] or "?"] += 1
+    deferred: dict[str, int] = defaultdict(int)
+    for error in errors:
+        code = (error or "")[:3]
+        deferred[code if code.isdigit() else "none"] += 1
+    return Progress(counts(issue_id, session=session), window, len(sent), dict(workers),
+                    dict(deferred))  # fmt: skip
 
 
 def counts(issue_id: int, *, session: Session) -> dict[str, int]:
