@@ -27,7 +27,7 @@ from newsletter.models import MailEvent, Subscriber
 from newsletter.settings import get_settings
 from newsletter.web.hooks import SIGNATURE, signature
 from tests.conftest import REAL, SmtpServer
-from tests.helpers import free_port, invoke, run, web_client
+from tests.helpers import free_port, invoke, run, wait_for, web_client
 
 SAMPLES = Path(__file__).parent / "data" / "bounces"
 BOUNCE_ADDRESS = "bounces@papers.example.com"
@@ -106,7 +106,14 @@ def test_a_maildir_of_real_bounces_and_a_complaint(sent, session, tmp_path, smtp
     messages = mail_back(sent)
     for raw in messages:
         box.add(raw)
-    assert fetch("--maildir", str(box._path)) == {"source": "maildir", **EXPECTED}
+    code, out = invoke("bounces", "fetch", "--maildir", str(box._path))
+    print(f"\n$ newsletter bounces fetch --maildir DIR\n{out}")
+    assert code == 0 and out.splitlines() == [
+        "maildir: 7 hard bounces, 2 soft, 1 complaints, 0 handled before, 1 naming no "
+        "delivery of ours, 2 neither (left unread)",
+        "suppressed: r0@example.com",
+        "unsubscribed after a complaint: r8@example.com",
+    ]
     readers = status(session)
     assert readers["r0@example.com"] == ("suppressed", 2)
     assert [readers[r] for r in READERS[1:6]] == [("confirmed", 1)] * 5  # counted, not yet
@@ -255,7 +262,14 @@ def test_a_real_imap_mailbox_over_tls(sent, session, imap: Imap, monkeypatch) ->
     monkeypatch.setenv("NEWSLETTER_BOUNCE_IMAP_URL", imap.url())
     monkeypatch.setenv("SSL_CERT_FILE", imap.cafile)  # trust the test's own certificate
     get_settings.cache_clear()
-    assert fetch() == {"source": "imap", **EXPECTED}
+    code, out = invoke("bounces", "fetch")
+    print(f"\n$ newsletter bounces fetch   # NEWSLETTER_BOUNCE_IMAP_URL=imaps://...\n{out}")
+    assert code == 0 and out.splitlines() == [
+        "imap: 7 hard bounces, 2 soft, 1 complaints, 0 handled before, 1 naming no "
+        "delivery of ours, 2 neither (left unread)",
+        "suppressed: r0@example.com",
+        "unsubscribed after a complaint: r8@example.com",
+    ]
     assert fetch() == {"source": "imap", **NOTHING_NEW}
     conn = imap.connect()
     _, unseen = conn.uid("SEARCH", "UNSEEN")
@@ -300,3 +314,23 @@ def test_a_relays_signed_events_take_the_same_path(sent, session, monkeypatch) -
     monkeypatch.setenv("NEWSLETTER_WEBHOOK_SECRET", "")
     get_settings.cache_clear()
     assert post_event(web_client(), hard | {"id": "evt-7"}).status_code == 404
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_beat_reads_the_mailbox_through_a_real_worker(sent, session, workers, tmp_path,
+                                                     monkeypatch) -> None:  # fmt: skip
+    from workers.celery_app import make_app
+    from workers.schedule import beat_schedule
+
+    assert "fetch-bounces" not in beat_schedule(get_settings())  # no mailbox, no fetch
+    box = mailbox.Maildir(tmp_path / "bounces")
+    box.add(returned("dsn_01.eml", sent["r1@example.com"]))
+    monkeypatch.setenv("NEWSLETTER_BOUNCE_MAILDIR", str(box._path))
+    get_settings.cache_clear()
+    schedule = beat_schedule(get_settings())
+    assert schedule["fetch-bounces"]["task"] == "newsletter.fetch_bounces"
+    assert str(schedule["fetch-bounces"]["schedule"]) == "<crontab: */15 * * * * (m/h/dM/MY/d)>"
+    workers.start("w1")
+    make_app().send_task(schedule["fetch-bounces"]["task"])
+    wait_for(lambda: status(session)["r1@example.com"] == ("confirmed", 1), 30, "the fetch")
+    assert [e.source for e in session.exec(select(MailEvent))] == ["maildir"]

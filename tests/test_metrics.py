@@ -45,6 +45,9 @@ def test_a_send_counted_as_the_ledger_has_it(papers, smtp: SmtpServer, session) 
     response = client.get("/metrics")
     assert response.headers["content-type"].startswith("text/plain")
     after = scrape(response.text)
+    print("\n" + "\n".join(line for line in response.text.splitlines()
+                            if line.startswith("newsletter_") and "_bucket" not in line
+                            and "_created" not in line))  # fmt: skip
 
     def delta(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
