@@ -117,6 +117,7 @@ def plan_due(now: dt.datetime, settings: Settings, *, session: Session) -> list[
     return new
 
 
+@metrics.BATCH.time()
 def deliver(
     delivery_ids: Sequence[int],
     settings: Settings,
@@ -137,22 +138,6 @@ def deliver(
     voted), one check of the issue's papers, then the outcomes' writes
     (one per message by default, `ledger_flush_every` at a time if raised).
     """
-    with metrics.BATCH.time():
-        _deliver(delivery_ids, settings, session=session, mailer=mailer, cache=cache,
-                 summary=summary, weeks=weeks, progress=progress)  # fmt: skip
-
-
-def _deliver(
-    delivery_ids: Sequence[int],
-    settings: Settings,
-    *,
-    session: Session,
-    mailer: Mailer,
-    cache: IssueCache,
-    summary: Summary,
-    weeks: Collection[str] | None,
-    progress: Progress | None,
-) -> None:
     batch = ledger.claim(delivery_ids, session=session, lease=settings.delivery_lease, weeks=weeks)
     _commit(session)
     if not batch:
