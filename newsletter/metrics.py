@@ -30,6 +30,7 @@ from prometheus_client.registry import Collector
 
 from newsletter.db import session_scope
 from newsletter.delivery import issues, ledger
+from newsletter.models import utcnow
 from newsletter.readers import store
 from newsletter.settings import Settings
 
@@ -86,6 +87,8 @@ class StateCollector(Collector):
         self.settings = settings
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        from newsletter.delivery import campaign  # which counts with this module
+
         deliveries = GaugeMetricFamily(
             "newsletter_issue_deliveries",
             "The latest issue's deliveries by status (pending: still to send).",
@@ -99,8 +102,14 @@ class StateCollector(Collector):
                     deliveries.add_metric([issue.week, status], n)
             for status, n in store.count_by_status(session=session).items():
                 readers.add_metric([status], n)
+            due = campaign.due_unplanned(utcnow(), self.settings, session=session)
         yield deliveries
         yield readers
+        yield GaugeMetricFamily(
+            "newsletter_readers_due",
+            "Readers whose send moment has come and who are not planned yet (the next tick's).",
+            value=due,
+        )
         if self.settings.redis_url:
             queue = GaugeMetricFamily("newsletter_queue_depth", "Tasks waiting in the queue.")
             client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2)

@@ -3,6 +3,7 @@ over real Celery worker processes (prometheus-client's multiprocess mode)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import httpx
@@ -65,6 +66,11 @@ def test_a_send_counted_as_the_ledger_has_it(papers, smtp: SmtpServer, session) 
         assert value(after, "newsletter_issue_deliveries", week="2026-W20", status=status) == n
     assert value(after, "newsletter_readers", status="confirmed") == 5
     assert value(after, "newsletter_queue_depth") == 0
+    assert value(after, "newsletter_readers_due") == 0  # Monday 08:00 UTC was days ago
+    now = dt.datetime.now(dt.UTC)  # a reader whose moment is this very hour: due, unplanned
+    run("subscribers", "add", "now@example.com", "--topic", "agents", "--confirmed",
+        "--send-day", now.strftime("%a").lower(), "--send-hour", str(now.hour))  # fmt: skip
+    assert value(scrape(client.get("/metrics").text), "newsletter_readers_due") == 1
 
 
 def test_off_or_on_a_port_of_its_own(settings, monkeypatch) -> None:

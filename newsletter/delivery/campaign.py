@@ -102,19 +102,36 @@ def plan(
 def plan_due(now: dt.datetime, settings: Settings, *, session: Session) -> list[int]:
     """Pending deliveries for every active reader whose send moment this week has come
     and who has none for their week's issue yet; one transaction. Returns the new ids."""
-    by_date: dict[dt.date, list[readers.Slot]] = {}
-    for zone, day, hour in readers.send_slots(session=session):
-        local_date = due_date(now, zone, day, hour, settings.send_grace)
-        if local_date is not None:
-            by_date.setdefault(local_date, []).append((zone, day, hour))
     new: list[int] = []
-    for local_date, due in sorted(by_date.items()):
+    for local_date, due in _due_slots(now, settings, session):
         issue = issue_for(local_date, settings, session=session)
         assert issue.id is not None
         ids = readers.ids_in_slots(due, session=session)
         new += ledger.ensure_pending(issue.id, ids, session=session)
     _commit(session)
     return new
+
+
+def due_unplanned(now: dt.datetime, settings: Settings, *, session: Session) -> int:
+    """Readers whose send moment has come who have no delivery yet: what the next tick
+    plans. Reads only."""
+    total = 0
+    for local_date, due in _due_slots(now, settings, session):
+        issue = issue_for(local_date, settings, session=session, create=False)
+        total += readers.count_unplanned(due, issue.id, session=session)
+    return total
+
+
+def _due_slots(
+    now: dt.datetime, settings: Settings, session: Session
+) -> list[tuple[dt.date, list[readers.Slot]]]:
+    """The readers' (zone, day, hour) slots whose moment has come, by their local date."""
+    by_date: dict[dt.date, list[readers.Slot]] = {}
+    for zone, day, hour in readers.send_slots(session=session):
+        local_date = due_date(now, zone, day, hour, settings.send_grace)
+        if local_date is not None:
+            by_date.setdefault(local_date, []).append((zone, day, hour))
+    return sorted(by_date.items())
 
 
 @metrics.BATCH.time()

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from newsletter.delivery import ledger, mailevents
 from newsletter.match.interests import Follow, stored
-from newsletter.models import Subscriber, SubscriberStatus, Suppression, utcnow
+from newsletter.models import Delivery, Subscriber, SubscriberStatus, Suppression, utcnow
 from newsletter.readers import votes
 from newsletter.readers.validate import (
     CsvRow,
@@ -97,6 +97,16 @@ def ids_in_slots(slots: Sequence[Slot], *, session: Session) -> list[int]:
     slot = tuple_(Subscriber.timezone, Subscriber.send_day, Subscriber.send_hour)
     ids = session.exec(select(Subscriber.id).where(ACTIVE, slot.in_(slots)))
     return [i for i in ids if i is not None]
+
+
+def count_unplanned(slots: Sequence[Slot], issue_id: int | None, *, session: Session) -> int:
+    """Active readers in `slots` with no delivery of issue `issue_id` (None: not made yet)."""
+    slot = tuple_(Subscriber.timezone, Subscriber.send_day, Subscriber.send_hour)
+    query = select(func.count()).select_from(Subscriber).where(ACTIVE, slot.in_(slots))
+    if issue_id is not None:
+        planned = select(Delivery.subscriber_id).where(Delivery.issue_id == issue_id)
+        query = query.where(col(Subscriber.id).not_in(planned))
+    return int(session.exec(query).one())
 
 
 def topic_lists(*, session: Session, limit: int = 5000) -> list[list[str]]:
