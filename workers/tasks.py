@@ -118,7 +118,7 @@ def ingest_daily() -> dict[str, int]:
 
 
 @app.task(name="newsletter.fetch_bounces", autoretry_for=(OperationalError,), max_retries=3)
-def fetch_bounces() -> dict[str, Any]:
+def fetch_bounces() -> dict[str, int | str]:
     """Beat's 15-minute read of the bounce mailbox; a mailbox that cannot be reached is
     logged and tried again at the next beat."""
     settings = get_settings()
@@ -129,6 +129,8 @@ def fetch_bounces() -> dict[str, Any]:
         return {"error": str(exc)}
     try:
         with session_scope() as session:
-            return asdict(returns.fetch(box, settings, session=session))
+            summary = returns.fetch(box, settings, session=session)
     finally:
         box.close()
+    # Counts only: Celery logs a task's result, and addresses do not belong in logs.
+    return {k: len(v) if isinstance(v, list) else v for k, v in asdict(summary).items()}
