@@ -11,9 +11,7 @@ when /metrics is scraped.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import redis
 from prometheus_client import (
@@ -63,21 +61,6 @@ BATCH = Histogram(
     buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
 QUEUE = "celery"  # Celery's default queue: a Redis list
-
-
-@contextmanager
-def timed(stage: str) -> Iterator[None]:
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        STAGE.labels(stage).observe(time.perf_counter() - start)
-
-
-def reply_code(reply: str | None) -> str:
-    """The three digits an SMTP reply starts with, or 'none'."""
-    code = (reply or "")[:3]
-    return code if code.isdigit() else "none"
 
 
 class StateCollector(Collector):

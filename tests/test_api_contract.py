@@ -39,8 +39,7 @@ def test_schemathesis_finds_no_disagreement(
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
-    summary = run.stdout[run.stdout.rfind("SUMMARY") :]
-    assert "No issues found" in summary or "passed" in summary, summary
+    assert "No issues found" in run.stdout.splitlines()[-1], run.stdout[-2000:]
     # It did reach the server with valid requests: they made pending readers.
     assert session.exec(select(Subscriber)).first() is not None
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from newsletter.db import session_scope
 from newsletter.delivery import campaign, ledger, returns
-from newsletter.delivery.mailbox import MailboxError, open_mailbox
+from newsletter.delivery.mailbox import MailboxError
 from newsletter.delivery.mailer import SendError, SmtpMailer
 from newsletter.delivery.sendtime import current_weeks
 from newsletter.digest.compose import IssueCache
@@ -121,16 +121,10 @@ def ingest_daily() -> dict[str, int]:
 def fetch_bounces() -> dict[str, int | str]:
     """Beat's 15-minute read of the bounce mailbox; a mailbox that cannot be reached is
     logged and tried again at the next beat."""
-    settings = get_settings()
     try:
-        box = open_mailbox(settings)
+        _, summary = returns.fetch_mailbox(get_settings())
     except MailboxError as exc:
         log.warning("bounce mailbox not read: %s", exc)
         return {"error": str(exc)}
-    try:
-        with session_scope() as session:
-            summary = returns.fetch(box, settings, session=session)
-    finally:
-        box.close()
     # Counts only: Celery logs a task's result, and addresses do not belong in logs.
     return {k: len(v) if isinstance(v, list) else v for k, v in asdict(summary).items()}

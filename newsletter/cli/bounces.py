@@ -7,9 +7,7 @@ from dataclasses import asdict
 import click
 
 from newsletter.cli import cli, emit_json
-from newsletter.db import session_scope
 from newsletter.delivery import returns
-from newsletter.delivery.mailbox import open_mailbox
 from newsletter.settings import get_settings
 
 
@@ -25,18 +23,12 @@ def fetch(maildir: str | None, as_json: bool) -> None:
     """Read the bounce mailbox once: hard bounces count toward suppression, soft ones are
     recorded, complaints unsubscribe the reader. A message handled before is not handled
     again; one that is neither a bounce nor a complaint is left unread."""
-    settings = get_settings()
-    box = open_mailbox(settings, maildir)
-    try:
-        with session_scope() as session:
-            summary = returns.fetch(box, settings, session=session)
-    finally:
-        box.close()
+    source, summary = returns.fetch_mailbox(get_settings(), maildir)
     if as_json:
-        emit_json({"source": box.source, **asdict(summary)})
+        emit_json({"source": source, **asdict(summary)})
         return
     click.echo(
-        f"{box.source}: {summary.hard_bounce} hard bounces, {summary.soft_bounce} soft, "
+        f"{source}: {summary.hard_bounce} hard bounces, {summary.soft_bounce} soft, "
         f"{summary.complaint} complaints, {summary.repeated} handled before, "
         f"{summary.unmatched} naming no delivery of ours, "
         f"{summary.unrecognised} neither (left unread)"

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from newsletter import metrics
 from newsletter.delivery import issues, ledger, pacing, verp
-from newsletter.delivery.mailer import Mailer, SendError
+from newsletter.delivery.mailer import Mailer, SendError, reply_code
 from newsletter.delivery.sendtime import due_date
 from newsletter.digest.compose import (
     NOTHING_MATCHED,
@@ -65,7 +65,7 @@ def _commit(
     a bounce count may then be one too high."""
     for pause in (*_RETRIES, None):
         try:
-            with metrics.timed("ledger"):
+            with metrics.STAGE.labels("ledger").time():
                 if outcomes is not None:
                     ledger.write(outcomes, session=session)
                     readers.record_bounces(outcomes.bounced, bounce_limit, session=session)
@@ -179,7 +179,7 @@ def deliver(
             _commit(session, outcomes, bounce_limit=limit)
             summary.retry += len(batch) - index
             metrics.DIGESTS.labels("deferred").inc(len(batch) - index)
-            metrics.SMTP_REPLIES.labels(metrics.reply_code(exc.reply)).inc()
+            metrics.SMTP_REPLIES.labels(reply_code(exc.reply)).inc()
             raise
         if outcomes.due:
             _commit(session, outcomes, bounce_limit=limit)
@@ -215,19 +215,19 @@ def _deliver_one(
         return
     composed = compose(reader, picks, state, settings=settings, delivery_id=delivery.id)
     metrics.STAGE.labels("compose").observe(time.perf_counter() - start)
-    with metrics.timed("render"):
+    with metrics.STAGE.labels("render").time():
         message = composed.message(settings)
     pacer = pacing.pacer(settings.domain_rates, settings.redis_url)
     if pacer:
-        with metrics.timed("pace"):
+        with metrics.STAGE.labels("pace").time():
             pacer.wait(reader.email)
     try:
-        with metrics.timed("smtp"):
+        with metrics.STAGE.labels("smtp").time():
             mailer.send(message, reader.email, verp.address(settings, delivery.id))
     except SendError as exc:
         if exc.connection:
             raise
-        metrics.SMTP_REPLIES.labels(metrics.reply_code(exc.reply)).inc()
+        metrics.SMTP_REPLIES.labels(reply_code(exc.reply)).inc()
         if pacer:
             pacer.slow_down(reader.email, exc.reply)
         if exc.permanent:

@@ -27,6 +27,7 @@ from sqlalchemy import Table, and_, bindparam, delete, func, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from newsletter.delivery.mailer import reply_code
 from newsletter.models import Delivery, DeliveryStatus, Issue, utcnow
 
 LEASE = dt.timedelta(minutes=10)
@@ -317,29 +318,25 @@ def progress(
     issue_id: int, *, session: Session, window: dt.timedelta = dt.timedelta(seconds=60)
 ) -> Progress:
     since = utcnow() - window
-    sent = session.exec(
-        select(Delivery.claimed_by).where(
-            Delivery.issue_id == issue_id,
-            Delivery.status == DeliveryStatus.SENT,
-            col(Delivery.sent_at) >= since,
-        )
+    in_issue = Delivery.issue_id == issue_id
+    by_claim = session.exec(  # one row per claim (a batch), not per message
+        select(Delivery.claimed_by, func.count())
+        .where(in_issue, Delivery.status == DeliveryStatus.SENT, col(Delivery.sent_at) >= since)
+        .group_by(Delivery.claimed_by)
     ).all()
-    errors = session.exec(
-        select(Delivery.last_error).where(
-            Delivery.issue_id == issue_id,
-            Delivery.status == DeliveryStatus.PENDING,
-            Delivery.attempts > 0,
-        )
+    by_reply = session.exec(
+        select(func.substr(Delivery.last_error, 1, 3), func.count())
+        .where(in_issue, Delivery.status == DeliveryStatus.PENDING, Delivery.attempts > 0)
+        .group_by(text("1"))  # the reply code (a bound substr() differs from itself on PG)
     ).all()
     workers: dict[str, int] = defaultdict(int)
-    for claim in sent:
-        workers[(claim or "?").rpartition(":")[0] or "?"] += 1
+    for claim, n in by_claim:
+        workers[(claim or "?").rpartition(":")[0] or "?"] += n
     deferred: dict[str, int] = defaultdict(int)
-    for error in errors:
-        code = (error or "")[:3]
-        deferred[code if code.isdigit() else "none"] += 1
-    return Progress(counts(issue_id, session=session), window, len(sent), dict(workers),
-                    dict(deferred))  # fmt: skip
+    for code, n in by_reply:
+        deferred[reply_code(code)] += n
+    return Progress(counts(issue_id, session=session), window, sum(workers.values()),
+                    dict(workers), dict(deferred))  # fmt: skip
 
 
 def counts(issue_id: int, *, session: Session) -> dict[str, int]:

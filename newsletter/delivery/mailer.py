@@ -175,3 +175,9 @@ def _reply(exc: smtplib.SMTPResponseException) -> str:
 
 def _decode(text: bytes | str) -> str:
     return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+
+
+def reply_code(reply: str | None) -> str:
+    """The three digits an SMTP reply starts with, or 'none' (no reply: no connection)."""
+    code = (reply or "")[:3]
+    return code if code.isdigit() else "none"

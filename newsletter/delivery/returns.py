@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from newsletter import metrics
+from newsletter.db import session_scope
 from newsletter.delivery import bounces, ledger, mailevents
 from newsletter.delivery.bounces import Report
-from newsletter.delivery.mailbox import Mailbox
+from newsletter.delivery.mailbox import Mailbox, open_mailbox
 from newsletter.models import MailEvent, MailEventKind, SubscriberStatus
 from newsletter.readers import optin
 from newsletter.readers import store as readers
@@ -91,3 +92,14 @@ def fetch(box: Mailbox, settings: Settings, *, session: Session) -> Summary:
         session.commit()
         box.mark_read(ref)
     return summary
+
+
+def fetch_mailbox(settings: Settings, maildir: str | None = None) -> tuple[str, Summary]:
+    """Open the configured mailbox (or `maildir`), handle what is unread, close it; the
+    mailbox's kind and what was done. MailboxError if it cannot be read."""
+    box = open_mailbox(settings, maildir)
+    try:
+        with session_scope(settings.database_url) as session:
+            return box.source, fetch(box, settings, session=session)
+    finally:
+        box.close()
