@@ -63,8 +63,11 @@ class Pacer:
         spent; the seconds waited."""
         domain = address.rpartition("@")[2].lower()
         item = self._item(domain)
+        # Backing off, each message costs two: the same window, at half the rate, so the
+        # messages just sent still count (a second, halved window would start empty).
+        cost = 2 if item is not None and item.amount > 1 and self._backing_off(domain) else 1
         waited = 0.0
-        while item is not None and not self.window.hit(item, domain):
+        while item is not None and not self.window.hit(item, domain, cost=cost):
             reset = self.window.get_window_stats(item, domain).reset_time
             pause = min(max(reset - time.time(), 0.002), 1.0)
             self.sleep(pause)
@@ -99,8 +102,6 @@ class Pacer:
         if rate is None:
             return None
         amount, period = rate
-        if self._backing_off(domain):
-            amount = max(1, amount // 2)
         return parse(f"{amount}/{period}")
 
     def _backing_off(self, domain: str) -> bool:
