@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sqlmodel import select
 
-from newsletter.ingest import store
+from newsletter.ingest import files, store
 from newsletter.match import semantic
 from newsletter.match.engine import MEANING, Matcher
 from newsletter.models import Paper, PaperEmbedding
@@ -40,11 +40,11 @@ BREAD = paper("Bread Flour Hydration in Long Fermentation", "We study dough rheo
 WEEK = [GNN, BREAD]
 
 
-def matcher(papers: list[Paper], *, meaning: bool = True) -> Matcher:
+def matcher(papers: list[Paper], *, meaning: bool = True, window_days: int = 7) -> Matcher:
     encoder = semantic.load(semantic.BUILTIN)
     assert encoder is not None
     space = semantic.Space(encoder, encoder.papers(papers)) if meaning else None
-    return Matcher(papers, window_end=DAY, space=space)
+    return Matcher(papers, window_end=DAY, space=space, window_days=window_days)
 
 
 def test_a_paper_in_other_words_is_picked_by_meaning_and_says_why() -> None:
@@ -67,6 +67,27 @@ def test_a_topic_nothing_is_close_to_gets_nothing() -> None:
     m = matcher(WEEK)
     for topic in ("houseplant care", "jazz guitar lessons", "fantasy football tips"):
         assert m.picks([topic], limit=5) == [], topic
+
+
+def test_a_passing_mention_counts_where_meaning_agrees() -> None:
+    """A real arXiv abstract (no AI summary to repeat the topic) names "federated learning"
+    only in passing: below the word threshold alone, a word hit once meaning agrees. The
+    same mention in a paper about bread stays out."""
+    records = files.parse_file(REAL / "arxiv_api_query_cat_cs.AI_2026-04-22.atom.xml").records
+    bread = paper(
+        "Bread Dough Rheology",
+        "We measure dough hydration and gluten strength in "
+        "long fermentation of sourdough bread, with a note on federated learning for "
+        "bakeries, and report crumb structure by flour type. Rye and spelt doughs "
+        "absorb more water than wheat, proof faster and give a denser, moister crumb; "
+        "a longer cold retard improves flavour and oven spring in every flour.",
+    )
+    week = [Paper(id=next(_ids), **vars(r)) for r in records] + [bread]
+    by_words = Matcher(week, window_end=DAY, window_days=60)
+    assert by_words.picks(["federated learning"], limit=10) == []
+    picks = matcher(week, window_days=60).picks(["federated learning"], limit=10)
+    assert [p.paper.arxiv_id for p in picks] == ["2604.19118"]  # DP-FlogTinyLLM
+    assert picks[0].hits[0].where != MEANING
 
 
 def test_ingest_stores_vectors_with_the_model_and_recomputes_when_it_changes(

@@ -8,12 +8,17 @@ more than common ones, and concepts that stand together as the topic's phrase be
 scattered ones. One passing mention in the abstract stays below the threshold, so a
 thin week sends fewer papers rather than junk.
 
-With an embedding model (`semantic`), a paper the words missed still gets in on meaning
-alone when its cosine to the topic, plus WORD_BONUS times the share of the topic's words it
-does hold, reaches MEANING_FLOOR: papers that say "GNN" for "graph learning", or only the
-distinctive word of a two-word topic. A clear word hit always ranks above a pick by meaning,
-and a topic nothing is close to still gets nothing. Both constants were chosen on the tune
-half of the blind judged set (benchmarks/relevance/README.md).
+With an embedding model (`semantic`), meaning widens what the words find, two ways:
+- a paper that holds every concept but below the threshold (a passing mention in an arXiv
+  abstract, which has no AI summary to repeat it) is a word hit when meaning agrees: its
+  cosine to the topic is at least AGREEMENT;
+- a paper the words missed still gets in on meaning alone when its cosine to the topic,
+  plus WORD_BONUS times the share of the topic's words it does hold, reaches MEANING_FLOOR:
+  papers that say "GNN" for "graph learning", or only the distinctive word of a two-word
+  topic.
+A word hit always ranks above a pick by meaning, and a topic nothing is close to still gets
+nothing. The constants were chosen on the tune half of the blind judged set
+(benchmarks/relevance/README.md).
 
 Relevance is then blended with trending (upvotes) and recency. Each distinct topic is
 scored once per issue, however many readers share it. A reader's exclusions ("never"
@@ -50,6 +55,8 @@ MAX_RELEVANCE = sum(weight for _, weight in FIELDS)
 K1, B = 1.2, 0.75  # BM25's saturation and length normalisation (abstract only)
 PHRASE, NEAR, SCATTERED = 1.0, 0.8, 0.5  # concepts in order / close by / apart
 AUTHOR_RELEVANCE = 2.0
+MENTION = 0.4  # a word score this high (one mention in an abstract) counts if meaning agrees
+AGREEMENT = 0.4  # the cosine to the topic at which meaning agrees
 MEANING_FLOOR = 0.6  # cosine (+ word bonus) a paper needs to match on meaning alone
 WORD_BONUS = 0.1  # times the share of the topic's words the paper holds
 MEANING = "meaning"  # TopicHit.where of a pick by meaning
@@ -286,14 +293,19 @@ class Matcher:
         # Rare concepts carry the topic; common ones ("model") only qualify it.
         return [math.log(1 + len(self.papers) / max(1, len(o))) for o in occurrences]
 
-    def _score_topic(self, topic: str, concepts: Sequence[Concept]) -> dict[int, TopicHit]:
+    def _score_topic(
+        self, topic: str, concepts: Sequence[Concept], similarity: np.ndarray | None = None
+    ) -> dict[int, TopicHit]:
+        """Papers holding every concept: those at the threshold, and with the papers' cosines
+        to the topic (`similarity`), those that mention it where meaning agrees."""
         occurrences = [self._occurrences(c) for c in concepts]
         candidates = set.intersection(*(set(o) for o in occurrences))
         weights = self._weights(occurrences)
         hits = {}
         for index in candidates:
             score, where = _relevance([o[index] for o in occurrences], weights)
-            if score >= THRESHOLD:
+            agreed = score >= MENTION and similarity is not None and similarity[index] >= AGREEMENT
+            if score >= THRESHOLD or agreed:
                 hits[index] = TopicHit(topic, round(score, 3), where)
         return hits
 
@@ -353,25 +365,26 @@ class Matcher:
                 if code.lower() in (c.lower() for c in p.categories)
             }
         concepts = compile_topic(interest.text.casefold())
-        hits = self._score_topic(interest.text, concepts) if concepts else {}
-        if self.space is not None and self.papers:
-            hits = self._by_meaning(interest.text, concepts, hits, kept) | hits
+        space = self.space if self.papers else None
+        similarity = space.similarity(interest.text) if space is not None else None
+        hits = self._score_topic(interest.text, concepts, similarity) if concepts else {}
+        if similarity is not None:
+            hits = self._by_meaning(interest.text, concepts, similarity, hits, kept) | hits
         return hits
 
     def _by_meaning(
         self,
         topic: str,
         concepts: Sequence[Concept],
+        similarity: np.ndarray,
         by_words: dict[int, TopicHit],
         kept: int | None = MEANING_KEPT,
     ) -> dict[int, TopicHit]:
-        """Papers close enough in meaning to the topic that its words did not find."""
-        assert self.space is not None
-        similarity = self.space.similarity(topic)
+        """Papers close enough in meaning to the topic (`similarity`: every paper's cosine
+        to it) that its words did not find."""
         near = [i for i in np.flatnonzero(similarity >= MEANING_FLOOR - WORD_BONUS).tolist()
                 if i not in by_words]  # fmt: skip
-        # Only a paper below the floor on meaning alone needs its share of the words.
-        shares = self._word_shares(concepts, [i for i in near if similarity[i] < MEANING_FLOOR])
+        shares = self._word_shares(concepts, near)
         closeness = {i: float(similarity[i]) + WORD_BONUS * shares.get(i, 0.0) for i in near}
         close = [i for i in near if closeness[i] >= MEANING_FLOOR]
         found = {}
