@@ -196,23 +196,29 @@ _Occurrence = tuple[tuple[list[tuple[int, int]], ...], tuple[float, ...]]
 _ABSENT: _Occurrence = (([], [], []), (0.0, 0.0, 0.0))
 
 
-def _relevance(per_concept: list[_Occurrence], weights: Sequence[float]) -> tuple[float, str]:
-    """(score, where) of one paper for a topic, from its concepts' occurrences."""
-    total, where, proximity = 0.0, [], SCATTERED
+def _relevance(
+    per_concept: list[_Occurrence], weights: Sequence[float], floor: float = 0.0
+) -> tuple[float, str]:
+    """(score, where) of one paper for a topic, from its concepts' occurrences; (0.0, "") as
+    soon as the score cannot reach `floor`, before the costly part (how close the concepts
+    stand, which can only lower it)."""
+    total, where, whole = 0.0, [], []
     for n, (name, weight) in enumerate(FIELDS):
         spans = [spans[n] for spans, _ in per_concept]
         if any(spans):
             where.append(name)
-        if not all(spans):  # part of the topic in the title is no more than an abstract hit
+        if all(spans):
+            whole.append(spans)
+        else:  # part of the topic in the title is no more than an abstract hit
             weight = min(weight, 1.0)
-        elif len(spans) > 1:
-            proximity = max(proximity, _proximity(spans))
         total += weight * sum(
             w * sats[n] for w, (_, sats) in zip(weights, per_concept, strict=True)
         )
     score = total / sum(weights)
+    if score < floor:
+        return 0.0, ""
     if len(per_concept) > 1:
-        score *= proximity
+        score *= max((_proximity(spans) for spans in whole), default=SCATTERED)
     shown = [w for w in where if w != "summary"] or ["abstract"]
     return score, " and ".join(shown)
 
@@ -303,9 +309,10 @@ class Matcher:
         weights = self._weights(occurrences)
         hits = {}
         for index in candidates:
-            score, where = _relevance([o[index] for o in occurrences], weights)
-            agreed = score >= MENTION and similarity is not None and similarity[index] >= AGREEMENT
-            if score >= THRESHOLD or agreed:
+            agrees = similarity is not None and similarity[index] >= AGREEMENT
+            floor = MENTION if agrees else THRESHOLD
+            score, where = _relevance([o[index] for o in occurrences], weights, floor)
+            if score >= floor:
                 hits[index] = TopicHit(topic, round(score, 3), where)
         return hits
 
