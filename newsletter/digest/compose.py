@@ -21,7 +21,7 @@ from newsletter.digest.render import Digest, Links, MailTemplates, Recipient, Re
 from newsletter.ingest import store as papers
 from newsletter.match import feedback, interests, semantic
 from newsletter.match.engine import Matcher, Pick
-from newsletter.models import Issue, Paper, Vote
+from newsletter.models import Issue, Paper
 from newsletter.readers import links, votes
 from newsletter.settings import Settings
 
@@ -34,6 +34,20 @@ class IssueState:
     issue: Issue
     matcher: Matcher
     digest: Digest
+    # Title and vector of each paper a reader voted on, read once: the papers voted on are
+    # mostly last week's, the same for every batch of voters.
+    voted: dict[int, tuple[str, np.ndarray]] = field(default_factory=dict)
+
+    def voted_papers(
+        self, ids: set[int], encoder: semantic.Encoder, *, session: Session
+    ) -> dict[int, tuple[str, np.ndarray]]:
+        missing = ids - self.voted.keys()
+        if missing:
+            found = papers.by_ids(missing, session=session)
+            vectors = papers.vectors(list(found.values()), encoder, session=session)
+            for (paper_id, paper), vector in zip(found.items(), vectors, strict=True):
+                self.voted[paper_id] = (paper.title, vector)
+        return self.voted
 
 
 @dataclass
@@ -124,22 +138,23 @@ def profiles(
     reader_ids: list[int], state: IssueState, *, session: Session
 ) -> dict[int, feedback.Profile]:
     """The votes of those readers that have any, with the voted papers' vectors from the
-    week's model: one query for the batch, and one more if anyone voted."""
+    week's model: one query for the batch, and one more for papers no batch has voted on."""
     space = state.matcher.space
     if space is None:  # no model: votes cannot be placed, the ranking is the topics' alone
         return {}
     found = votes.ranking(reader_ids, state.issue.issue_date, session=session)
-    voted = list({paper.id: paper for rows in found.values() for _, paper in rows}.values())
-    if not voted:
-        return {}
-    matrix = papers.vectors(voted, space.encoder, session=session)
-    vectors = {paper.id: row for paper, row in zip(voted, matrix, strict=True)}
-    return {reader_id: feedback.Profile(tuple(_voted(v, p, vectors[p.id]) for v, p in rows))
-            for reader_id, rows in found.items()}  # fmt: skip
+    ids = {vote.paper_id for rows in found.values() for vote in rows}
+    known = state.voted_papers(ids, space.encoder, session=session) if ids else {}
+    return {
+        reader_id: feedback.Profile(
+            tuple(_voted(vote, *known[vote.paper_id]) for vote in rows if vote.paper_id in known)
+        )
+        for reader_id, rows in found.items()
+    }
 
 
-def _voted(vote: Vote, paper: Paper, vector: np.ndarray) -> feedback.Voted:
-    return feedback.Voted(paper.title, vote.value, vote.voted_at, vector)
+def _voted(vote: votes.Ranked, title: str, vector: np.ndarray) -> feedback.Voted:
+    return feedback.Voted(title, vote.value, vote.voted_at, vector)
 
 
 def next_picks(reader: Reader, state: IssueState, settings: Settings, *, session: Session

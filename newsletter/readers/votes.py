@@ -58,21 +58,29 @@ def undo(reader_id: int, paper_id: int, *, session: Session) -> Vote | None:
     return vote
 
 
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A vote that weighs in a reader's ranking, as a plain row (no paper loaded)."""
+
+    paper_id: int
+    value: int
+    voted_at: dt.datetime
+
+
 def ranking(
     reader_ids: Collection[int], as_of: dt.date, *, session: Session
-) -> dict[int, list[tuple[Vote, Paper]]]:
-    """The votes that still weigh in each reader's ranking, with their papers: one query for
-    a whole batch."""
+) -> dict[int, list[Ranked]]:
+    """The votes that still weigh in each reader's ranking, oldest first: one query for a
+    whole batch."""
     since = dt.datetime.combine(as_of, dt.time(), dt.UTC) - RANKED_FOR
-    rows = session.exec(
-        select(Vote, Paper)
-        .join(Paper, col(Paper.id) == Vote.paper_id)
+    rows = session.execute(
+        select(Vote.subscriber_id, Vote.paper_id, Vote.value, Vote.voted_at)
         .where(col(Vote.subscriber_id).in_(list(reader_ids)), col(Vote.voted_at) >= since)
         .order_by(col(Vote.voted_at))
     )
-    found: dict[int, list[tuple[Vote, Paper]]] = defaultdict(list)
-    for vote, paper in rows:
-        found[vote.subscriber_id].append((vote, paper))
+    found: dict[int, list[Ranked]] = defaultdict(list)
+    for reader_id, paper_id, value, voted_at in rows:
+        found[reader_id].append(Ranked(paper_id, value, voted_at))
     return found
 
 
