@@ -52,6 +52,7 @@ Concept = tuple[Alt, ...]
 THRESHOLD = 0.7  # a title hit, the topic in abstract and summary, or thrice in the abstract
 FIELDS = (("title", 2.0), ("summary", 1.0), ("abstract", 1.0))
 MAX_RELEVANCE = sum(weight for _, weight in FIELDS)
+_FIELD_WEIGHTS = np.array([weight for _, weight in FIELDS])
 K1, B = 1.2, 0.75  # BM25's saturation and length normalisation (abstract only)
 PHRASE, NEAR, SCATTERED = 1.0, 0.8, 0.5  # concepts in order / close by / apart
 AUTHOR_RELEVANCE = 2.0
@@ -191,32 +192,21 @@ def _chain(groups: list[list[tuple[int, int]]], end: int) -> bool:
     return True
 
 
-# Per field: where the concept occurs (spans) and how strongly; tuples, as they are cached.
-_Occurrence = tuple[tuple[list[tuple[int, int]], ...], tuple[float, ...]]
-_ABSENT: _Occurrence = (([], [], []), (0.0, 0.0, 0.0))
+# Per field, where a concept occurs in a paper: one (start, end) per occurrence.
+_Spans = tuple[list[tuple[int, int]], ...]
 
 
-def _relevance(
-    per_concept: list[_Occurrence], weights: Sequence[float], floor: float = 0.0
-) -> tuple[float, str]:
-    """(score, where) of one paper for a topic, from its concepts' occurrences; (0.0, "") as
-    soon as the score cannot reach `floor`, before the costly part (how close the concepts
-    stand, which can only lower it)."""
-    total, where, whole = 0.0, [], []
-    for n, (name, weight) in enumerate(FIELDS):
-        spans = [spans[n] for spans, _ in per_concept]
+def _placed(raw: float, per_concept: list[_Spans]) -> tuple[float, str]:
+    """(score, where) of one paper for a topic, from its raw score (each concept's saturated
+    hits, weighted by field and rarity) and where its concepts stand: apart, a topic of
+    several concepts counts for less."""
+    score, where, whole = raw, [], []
+    for n, (name, _) in enumerate(FIELDS):
+        spans = [spans[n] for spans in per_concept]
         if any(spans):
             where.append(name)
         if all(spans):
             whole.append(spans)
-        else:  # part of the topic in the title is no more than an abstract hit
-            weight = min(weight, 1.0)
-        total += weight * sum(
-            w * sats[n] for w, (_, sats) in zip(weights, per_concept, strict=True)
-        )
-    score = total / sum(weights)
-    if score < floor:
-        return 0.0, ""
     if len(per_concept) > 1:
         score *= max((_proximity(spans) for spans in whole), default=SCATTERED)
     shown = [w for w in where if w != "summary"] or ["abstract"]
@@ -266,28 +256,37 @@ class Matcher:
         self._cache: dict[Interest, dict[int, TopicHit]] = {}
         self._barred: dict[Interest, set[int]] = {}  # each exclusion's papers, by any closeness
         self._ranked: dict[Interest, list[int]] = {}  # each cached interest's hits, best first
-        self._concepts: dict[Concept, dict[int, _Occurrence]] = {}
+        self._concepts: dict[Concept, dict[int, _Spans]] = {}
+        self._strengths: dict[Concept, tuple[np.ndarray, np.ndarray]] = {}
         self._keywords: dict[int, np.ndarray] = {}
 
     # --- scoring ------------------------------------------------------------------------
 
-    def _occurrences(self, concept: Concept) -> dict[int, _Occurrence]:
-        """Paper index -> where the concept occurs and how strongly, per field, for every
-        paper that has it. Cached: concepts ("LLM", "agents") recur in many readers' topics."""
+    def _occurrences(self, concept: Concept) -> dict[int, _Spans]:
+        """Paper index -> where the concept occurs in each field, for every paper that has
+        it; how strongly, as arrays beside it (`_strength`). Cached: concepts ("LLM",
+        "agents") recur in many readers' topics."""
         if concept not in self._concepts:
             having = set().union(*(self._index.get(alt[0], set()) for alt in concept))
-            found = {}
-            for index in having:
+            found: dict[int, _Spans] = {}
+            strengths: list[list[float]] = []
+            for index in sorted(having):
                 fields = self._fields[index]
                 spans = tuple(f.spans(concept) for f in fields)
                 if any(spans):
-                    sats = tuple(
-                        self._saturate(len(s), f, name)
-                        for s, f, (name, _) in zip(spans, fields, FIELDS, strict=True)
-                    )
-                    found[index] = (spans, sats)
+                    found[index] = spans
+                    named = zip(spans, fields, FIELDS, strict=True)
+                    strengths.append([self._saturate(len(s), f, name) for s, f, (name, _) in named])
             self._concepts[concept] = found
+            indexes = np.fromiter(found, dtype=np.int64, count=len(found))
+            self._strengths[concept] = (indexes, np.array(strengths).reshape(-1, len(FIELDS)))
         return self._concepts[concept]
+
+    def _strength(self, concept: Concept) -> tuple[np.ndarray, np.ndarray]:
+        """The papers holding the concept, as their indexes (ascending) and their saturated
+        hits in each field (a row each), to score many candidates at once."""
+        self._occurrences(concept)
+        return self._strengths[concept]
 
     def _saturate(self, count: int, f: _Field, field_name: str) -> float:
         if not count:
@@ -295,7 +294,7 @@ class Matcher:
         norm = 1 - B + B * f.length / self._avg_abstract if field_name == "abstract" else 1.0
         return count * (K1 + 1) / (count + K1 * norm) / (K1 + 1)
 
-    def _weights(self, occurrences: list[dict[int, _Occurrence]]) -> list[float]:
+    def _weights(self, occurrences: list[dict[int, _Spans]]) -> list[float]:
         # Rare concepts carry the topic; common ones ("model") only qualify it.
         return [math.log(1 + len(self.papers) / max(1, len(o))) for o in occurrences]
 
@@ -303,16 +302,32 @@ class Matcher:
         self, topic: str, concepts: Sequence[Concept], similarity: np.ndarray | None = None
     ) -> dict[int, TopicHit]:
         """Papers holding every concept: those at the threshold, and with the papers' cosines
-        to the topic (`similarity`), those that mention it where meaning agrees."""
+        to the topic (`similarity`), those that mention it where meaning agrees.
+
+        Every candidate's raw score is computed at once; only those that reach their bar
+        before the concepts' placing (which can only lower a score) are placed one by one."""
         occurrences = [self._occurrences(c) for c in concepts]
-        candidates = set.intersection(*(set(o) for o in occurrences))
-        weights = self._weights(occurrences)
+        strengths = [self._strength(c) for c in concepts]
+        candidates = strengths[0][0]
+        for indexes, _ in strengths[1:]:
+            candidates = np.intersect1d(candidates, indexes, assume_unique=True)
+        if not len(candidates):
+            return {}
+        # (concepts, candidates, fields): each concept's saturated hits per field
+        sats = np.stack([s[np.searchsorted(i, candidates)] for i, s in strengths])
+        weights = np.array(self._weights(occurrences))
+        # A field weighs fully only where it holds the whole topic: part of the topic in the
+        # title is no more than an abstract hit.
+        field = np.where((sats > 0).all(axis=0), _FIELD_WEIGHTS, np.minimum(_FIELD_WEIGHTS, 1.0))
+        raw = (field * np.tensordot(weights, sats, axes=1)).sum(axis=1) / weights.sum()
+        floor = np.full(len(candidates), THRESHOLD)
+        if similarity is not None:
+            floor[similarity[candidates] >= AGREEMENT] = MENTION
         hits = {}
-        for index in candidates:
-            agrees = similarity is not None and similarity[index] >= AGREEMENT
-            floor = MENTION if agrees else THRESHOLD
-            score, where = _relevance([o[index] for o in occurrences], weights, floor)
-            if score >= floor:
+        for n in np.flatnonzero(raw >= floor).tolist():
+            index = int(candidates[n])
+            score, where = _placed(float(raw[n]), [o[index] for o in occurrences])
+            if score >= floor[n]:
                 hits[index] = TopicHit(topic, round(score, 3), where)
         return hits
 
