@@ -71,9 +71,12 @@ def nudges(space: Space, profile: Profile, indexes: list[int], as_of: dt.date) -
     near = np.clip((closeness - NEAR_FROM) / (NEAR_FULL - NEAR_FROM), 0.0, 1.0)
     pull = near * profile.weights(as_of)
     amounts = np.clip(pull.sum(axis=1), -1.0, 1.0)
-    found = {}
-    for row in np.flatnonzero(amounts).tolist():
-        best = int(np.argmax(pull[row]))
-        like = profile.votes[best].title if amounts[row] > 0 and pull[row, best] > 0 else ""
-        found[indexes[row]] = Nudge(float(amounts[row]), like)
-    return found
+    moved = np.flatnonzero(amounts)
+    best = pull[moved].argmax(axis=1)  # the vote that pulls each moved paper up most
+    liked = (amounts[moved] > 0) & (pull[moved, best] > 0)
+    return {
+        indexes[row]: Nudge(amount, profile.votes[vote].title if like else "")
+        for row, amount, vote, like in zip(
+            moved.tolist(), amounts[moved].tolist(), best.tolist(), liked.tolist(), strict=True
+        )
+    }
