@@ -47,7 +47,6 @@ from newsletter.models import Paper
 from newsletter.text import fold, stems, terms
 
 Alt = tuple[str, ...]
-RankKey = tuple[int, float, int, str]  # ascending: tier, -score, -upvotes, arXiv id
 Concept = tuple[Alt, ...]
 
 THRESHOLD = 0.7  # a title hit, the topic in abstract and summary, or thrice in the abstract
@@ -256,8 +255,7 @@ class Matcher:
         self._meta = [(p.id, p.upvotes, p.arxiv_id) for p in self.papers]  # read per pick
         self._cache: dict[Interest, dict[int, TopicHit]] = {}
         self._barred: dict[Interest, set[int]] = {}  # each exclusion's papers, by any closeness
-        # Each cached interest's hits with their sort keys (`_rank_key`), best first.
-        self._ranked: dict[Interest, list[tuple[RankKey, int]]] = {}
+        self._ranked: dict[Interest, list[int]] = {}  # each cached interest's hits, best first
         self._concepts: dict[Concept, dict[int, _Spans]] = {}
         self._strengths: dict[Concept, tuple[np.ndarray, np.ndarray]] = {}
         self._keywords: dict[int, np.ndarray] = {}
@@ -340,15 +338,17 @@ class Matcher:
         if key not in self._cache:
             hits = self._hits(Topic(interest) if isinstance(interest, str) else interest)
             self._cache[key] = hits
-            self._ranked[key] = sorted((self._rank_key(i, hit), i) for i, hit in hits.items())
+            self._ranked[key] = sorted(hits, key=lambda i: self._rank_key(i, hits[i]))
         return self._cache[key]
 
-    def _ranked_hits(self, interest: Interest | str) -> list[tuple[RankKey, int]]:
-        """The interest's hits, best first, each with its sort key (see `_rank_key`)."""
+    def _ranked_hits(self, interest: Interest | str) -> list[int]:
+        """The interest's hits, best first (see `_rank_key`)."""
         self.topic_hits(interest)
         return self._ranked[_cache_key(interest)]
 
-    def _rank_key(self, index: int, hit: TopicHit, nudge: float = 0.0) -> RankKey:
+    def _rank_key(
+        self, index: int, hit: TopicHit, nudge: float = 0.0
+    ) -> tuple[int, float, int, str]:
         """Ascending sort key of one hit. A paper with several hits ranks by its best: a word
         hit before any by meaning; trending lifts a paper the words found, and one found by
         meaning ranks by closeness; then upvotes, then arXiv id. A reader's votes `nudge` the
@@ -467,13 +467,14 @@ class Matcher:
         barred = self.barred(never)
         voted = profile is not None and bool(profile.votes) and self.space is not None
         depth = limit * (feedback.REACH if voted else 1) + len(exclude) + len(barred)
-        best: dict[int, RankKey] = {}
+        best: dict[int, tuple[int, float, int, str]] = {}
         best_hit: dict[int, TopicHit] = {}
         for interest in interests:
             hits = self.topic_hits(interest)
-            for key, index in self._ranked_hits(interest)[:depth]:
+            for index in self._ranked_hits(interest)[:depth]:
                 if index in barred or self._meta[index][0] in exclude:
                     continue
+                key = self._rank_key(index, hits[index])
                 if index not in best or key < best[index]:
                     best[index], best_hit[index] = key, hits[index]
         nudged: dict[int, feedback.Nudge] = {}
