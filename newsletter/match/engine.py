@@ -5,8 +5,8 @@ of equivalent stem sequences. A paper is relevant only if every concept occurs i
 it. Per field (title, the source's AI summary and keywords, abstract) hits
 saturate BM25-style, long abstracts are length-normalised, rare concepts weigh
 more than common ones, and concepts that stand together as the topic's phrase beat
-scattered ones. One passing mention in the abstract stays below the threshold, so a
-thin week sends fewer papers rather than junk.
+scattered ones. By words alone, one passing mention in the abstract stays below the
+threshold, so a thin week sends fewer papers rather than junk.
 
 With an embedding model (`semantic`), meaning widens what the words find, two ways:
 - a paper that holds every concept but below the threshold (a passing mention in an arXiv
