@@ -4,8 +4,8 @@ idempotent re-runs, refusals, a server that is down, and a dry run that writes n
 from __future__ import annotations
 
 import hashlib
-import json
 import html as html_module
+import json
 import re
 from email.message import EmailMessage
 from pathlib import Path
