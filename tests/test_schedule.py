@@ -4,11 +4,13 @@ tests/test_workers.py drives the same logic through real Celery workers)."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from sqlmodel import Session, select
 
-from newsletter.delivery import campaign
+from newsletter import db
+from newsletter.delivery import campaign, ledger
 from newsletter.delivery.mailer import OutboxMailer
 from newsletter.delivery.sendtime import current_weeks, due_date, parse_day
 from newsletter.digest.compose import IssueCache
@@ -111,3 +113,37 @@ def test_a_week_that_is_over_is_not_sent_by_workers(settings, session: Session) 
     campaign.deliver([old], settings, session=session, mailer=mailer, cache=IssueCache(),
                      summary=summary)  # fmt: skip
     assert [to for to, _ in mailer.sent] == ["ada@example.com"]
+
+
+def test_a_batch_past_half_its_lease_leaves_what_another_worker_took(settings, session) -> None:
+    """A slow batch (a slow server, database retries) renews its claim before its lease
+    runs out; the rows another worker took meanwhile are that worker's, not sent twice."""
+    run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
+    for n in range(3):
+        run("subscribers", "add", f"r{n}@example.com", "--topic", "agents", "--confirmed")
+    ids = campaign.plan_due(utc(18, 8), settings, session=session)
+    assert len(ids) == 3
+    quick = settings.model_copy(update={"delivery_lease_seconds": 2})
+    taken: list[int] = []
+
+    class SlowServer(OutboxMailer):
+        def send(self, msg: bytes, to: str, sender: str | None = None) -> None:
+            super().send(msg, to, sender)
+            if len(self.sent) == 1:
+                time.sleep(1.2)  # past half the lease: the batch renews before its next send
+                with Session(db.get_engine(settings.database_url)) as other:
+                    # Another worker whose clock says the lease ran out takes the rest.
+                    rest = [i for i in ids if i != ids[0]]
+                    taken.extend(
+                        d.id for d in ledger.claim(rest, session=other, lease=dt.timedelta(0))
+                    )
+                    other.commit()
+
+    mailer = SlowServer(None)
+    campaign.deliver(ids, quick, session=session, mailer=mailer, cache=IssueCache(),
+                     summary=campaign.Summary(week=""))  # fmt: skip
+    assert sorted(taken) == sorted(ids[1:])
+    assert len(mailer.sent) == 1  # only the message sent before the others were taken
+    session.expire_all()
+    states = [session.get(Delivery, i).status for i in ids]  # type: ignore[union-attr]
+    assert states == [DeliveryStatus.SENT, DeliveryStatus.SENDING, DeliveryStatus.SENDING]

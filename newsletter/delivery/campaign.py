@@ -167,7 +167,14 @@ def deliver(
                           session=session) for i, state in states.items()}  # fmt: skip
     outcomes = ledger.Outcomes(every=settings.ledger_flush_every)
     limit = settings.suppress_after_bounces
+    held, renewed = {d.id or 0 for d in batch}, time.monotonic()
     for index, delivery in enumerate(batch):
+        if time.monotonic() - renewed > settings.delivery_lease.total_seconds() / 2:
+            _commit(session, outcomes, bounce_limit=limit)
+            held, renewed = ledger.renew(batch[index:], session=session), time.monotonic()
+            _commit(session)
+        if (delivery.id or 0) not in held:  # another worker took it when this batch's lease ran out
+            continue
         reader = audience[delivery.subscriber_id]
         try:
             _deliver_one(delivery, reader, states[delivery.issue_id], history, settings,

@@ -138,6 +138,28 @@ def claim(
     return sorted(claimed, key=lambda d: d.id or 0)
 
 
+def renew(batch: Sequence[Delivery], *, session: Session) -> set[int]:
+    """Extend a batch's claim on those of its rows still claimed by it and still sending;
+    returns their ids. A batch that runs long (a slow server, database retries) renews before
+    its lease runs out, so no other worker takes a row it is about to send, and skips any row
+    another worker has taken meanwhile."""
+    if not batch:
+        return set()
+    now = utcnow()
+    renewed = session.scalars(
+        update(Delivery)
+        .where(
+            col(Delivery.id).in_([d.id for d in batch]),
+            col(Delivery.claimed_by) == batch[0].claimed_by,
+            col(Delivery.status) == DeliveryStatus.SENDING,
+        )
+        .values(claimed_at=now, updated_at=now)
+        .returning(col(Delivery.id)),
+        execution_options={"synchronize_session": False},
+    ).all()
+    return {i for i in renewed if i is not None}
+
+
 def _claimable(now: dt.datetime, lease: dt.timedelta) -> Any:
     return or_(
         col(Delivery.status) == DeliveryStatus.PENDING,
