@@ -153,7 +153,8 @@ def deliver(
     queries does not depend on the batch's readers: one claim, one read of the readers,
     one of their history, one of their votes (and one of the voted papers' vectors if anyone
     voted), one check of the issue's papers, then the outcomes' writes
-    (one per message by default, `ledger_flush_every` at a time if raised).
+    (one per message by default, `ledger_flush_every` at a time if raised), and a renewal
+    of the claim should the batch outlive half its lease.
     """
     batch = ledger.claim(delivery_ids, session=session, lease=settings.delivery_lease, weeks=weeks)
     _commit(session)
