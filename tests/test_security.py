@@ -126,4 +126,4 @@ def test_links_are_itsdangerous_tokens_signed_alike(settings) -> None:
                 stock.dumps(payload)
             )
             assert ours.loads(stock.dumps(payload)) == payload
-            assert stock.loads(make(settings, purpose, 7)) == [7]
+        assert stock.loads(make(settings, purpose, 7)) == [7]

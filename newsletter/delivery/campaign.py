@@ -168,10 +168,10 @@ def deliver(
                           session=session) for i, state in states.items()}  # fmt: skip
     outcomes = ledger.Outcomes(every=settings.ledger_flush_every)
     limit = settings.suppress_after_bounces
+    half_lease = settings.delivery_lease.total_seconds() / 2
     held, renewed = {d.id or 0 for d in batch}, time.monotonic()
     for index, delivery in enumerate(batch):
-        if time.monotonic() - renewed > settings.delivery_lease.total_seconds() / 2:
-            _commit(session, outcomes, bounce_limit=limit)
+        if time.monotonic() - renewed > half_lease:
             held, renewed = ledger.renew(batch[index:], session=session), time.monotonic()
             _commit(session)
         if (delivery.id or 0) not in held:  # another worker took it when this batch's lease ran out
