@@ -190,6 +190,7 @@ class SmtpServer:
     senders: list[str] = field(default_factory=list)  # the envelope sender, same order
     times: list[float] = field(default_factory=list)  # time.monotonic() of each, same order
     throttle: dict[str, int] = field(default_factory=dict)  # domain: 421s left to answer
+    throttled_at: list[float] = field(default_factory=list)  # time.monotonic() of each 421
     refuse_rcpt: dict[str, str] = field(default_factory=dict)
     refuse_data: dict[str, str] = field(default_factory=dict)
     drop_once: set[str] = field(default_factory=set)  # hang up at DATA, once per address
@@ -232,6 +233,7 @@ class SmtpServer:
         domain = address.rpartition("@")[2]
         if self.throttle.get(domain, 0) > 0:
             self.throttle[domain] -= 1
+            self.throttled_at.append(time.monotonic())
             self.faults += 1
             return "421 4.7.0 Too many messages from you, slow down"
         envelope.rcpt_tos.append(address)
@@ -279,6 +281,7 @@ def smtp(_smtp_controller: tuple[Controller, SmtpServer]) -> SmtpServer:
     handler.senders.clear()
     handler.times.clear()
     handler.throttle.clear()
+    handler.throttled_at.clear()
     handler.refuse_rcpt.clear()
     handler.refuse_data.clear()
     handler.drop_once.clear()

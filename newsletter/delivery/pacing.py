@@ -56,7 +56,6 @@ class Pacer:
         self.window = MovingWindowRateLimiter(self.storage)
         self.redis = redis.Redis.from_url(redis_url, socket_timeout=2) if redis_url else None
         self._backoff: dict[str, float] = {}  # without Redis: domain -> until (monotonic)
-        self._seen: dict[str, tuple[float, bool]] = {}  # Redis's answer, kept a second
 
     def wait(self, address: str) -> float:
         """Take one message from the budget of `address`'s domain, waiting for room if it is
@@ -87,7 +86,6 @@ class Pacer:
             first = self._backoff.get(domain, 0.0) < time.monotonic()
             self._backoff[domain] = max(self._backoff.get(domain, 0.0),
                                         time.monotonic() + BACKOFF_SECONDS)  # fmt: skip
-        self._seen.pop(domain, None)
         if first:
             amount, period = rate
             half, minutes = max(1, amount // 2), BACKOFF_SECONDS // 60
@@ -105,14 +103,11 @@ class Pacer:
         return parse(f"{amount}/{period}")
 
     def _backing_off(self, domain: str) -> bool:
-        now = time.monotonic()
+        # Asked of Redis for every message, not remembered: a process that kept the answer
+        # for a second went on at the full rate while the others had halved it.
         if self.redis is None:
-            return self._backoff.get(domain, 0.0) > now
-        at, slow = self._seen.get(domain, (-1.0, False))
-        if now - at > 1.0:  # one round trip a second, not one a message
-            slow = bool(self.redis.exists(f"newsletter-pace:backoff:{domain}"))
-            self._seen[domain] = (now, slow)
-        return slow
+            return self._backoff.get(domain, 0.0) > time.monotonic()
+        return bool(self.redis.exists(f"newsletter-pace:backoff:{domain}"))
 
 
 @lru_cache(maxsize=8)
