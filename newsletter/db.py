@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from functools import lru_cache
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
@@ -38,13 +39,24 @@ _BATCH: dict[str, object] = {
 }
 
 
+# Set in a session's `info` when each of its statements commits as it runs (see _BATCH): a
+# commit of the session then has nothing to make durable.
+AUTOCOMMIT = "autocommit"
+
+
+def _json(value: object) -> str:
+    # Each sent digest writes its picks as JSON; orjson does that ~10x faster than json.
+    return orjson.dumps(value).decode()
+
+
 @lru_cache(maxsize=8)
 def _engine(url: str, batch: bool) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, json_serializer=_json, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True, **(_BATCH if batch else {}))
+        engine = create_engine(url, json_serializer=_json, pool_pre_ping=True,
+                               **(_BATCH if batch else {}))  # fmt: skip
     return engine
 
 
@@ -66,6 +78,7 @@ def session_scope(url: str | None = None, *, batch: bool = False) -> Iterator[Se
         engine = get_engine(url, batch=batch)
         bind: Engine | Connection = stack.enter_context(engine.connect()) if batch else engine
         session = stack.enter_context(Session(bind, expire_on_commit=False))
+        session.info[AUTOCOMMIT] = batch and engine.dialect.name == "postgresql"
         try:
             yield session
             session.commit()

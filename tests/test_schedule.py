@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from newsletter import db
 from newsletter.delivery import campaign, ledger
-from newsletter.delivery.mailer import OutboxMailer
+from newsletter.delivery.mailer import Meanwhile, OutboxMailer
 from newsletter.delivery.sendtime import current_weeks, due_date, parse_day
 from newsletter.digest.compose import IssueCache
 from newsletter.models import Delivery, DeliveryStatus, Issue
@@ -127,8 +127,9 @@ def test_a_batch_past_half_its_lease_leaves_what_another_worker_took(settings, s
     taken: list[int] = []
 
     class SlowServer(OutboxMailer):
-        def send(self, msg: bytes, to: str, sender: str | None = None) -> None:
-            super().send(msg, to, sender)
+        def send(self, msg: bytes, to: str, sender: str | None = None,
+                 meanwhile: Meanwhile = None) -> None:  # fmt: skip
+            super().send(msg, to, sender, meanwhile)
             if len(self.sent) == 1:
                 time.sleep(1.2)  # past half the lease: the batch renews before its next send
                 with Session(db.get_engine(settings.database_url)) as other:

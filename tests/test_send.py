@@ -11,12 +11,15 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlmodel import Session, select
 
+from newsletter import db
 from newsletter.delivery import ledger
+from newsletter.delivery.mailer import SmtpMailer
 from newsletter.models import Delivery, DeliveryStatus, Paper
 from newsletter.readers.links import Purpose, read
+from newsletter.settings import get_settings
 from tests.conftest import REAL, SmtpServer
 from tests.helpers import invoke
 
@@ -188,7 +191,6 @@ def test_transient_refusal_is_retried_on_the_next_run(week, smtp, settings, pipe
 
 
 def test_smtp_down_is_one_line_and_loses_nothing(week, smtp, settings, monkeypatch) -> None:
-    from newsletter.settings import get_settings
     from tests.conftest import free_port
 
     monkeypatch.setenv("NEWSLETTER_SMTP_PORT", str(free_port()))
@@ -201,6 +203,46 @@ def test_smtp_down_is_one_line_and_loses_nothing(week, smtp, settings, monkeypat
     get_settings.cache_clear()
     assert invoke("send", "--issue-date", WEEK_DATE)[0] == 0
     assert len(smtp.received) == 2
+
+
+@PIPELINING
+def test_a_message_is_accepted_only_once_the_one_before_it_is_recorded(
+    week, smtp, settings, pipelining
+) -> None:
+    """A message's outcome is written while the server answers the next one's envelope,
+    never later than that message's data: when the server is about to accept a message,
+    each one it accepted before is recorded as sent."""
+    smtp.pipelining = pipelining
+    recorded: list[int] = []
+
+    def count_sent() -> None:
+        with Session(db.get_engine(settings.database_url)) as other:
+            sent = select(func.count()).where(Delivery.status == DeliveryStatus.SENT)
+            recorded.append(other.exec(sent).one())
+
+    for address in ("ada@example.com", "bob@example.org"):
+        smtp.before_accept[address] = count_sent
+    code, out = invoke("send", "--issue-date", WEEK_DATE, "--json")
+    assert code == 0, out
+    assert json.loads(out)["sent"] == 2
+    assert recorded == [0, 1]
+
+
+@PIPELINING
+def test_a_write_that_fails_meanwhile_abandons_the_message(smtp, settings, pipelining) -> None:
+    """The server never accepts a message whose predecessor's outcome could not be written."""
+    smtp.pipelining = pipelining
+    mailer = SmtpMailer(get_settings())
+    message = b"Subject: hello\r\n\r\nhello\r\n"
+
+    def database_down() -> None:
+        raise RuntimeError("database down")
+
+    with pytest.raises(RuntimeError, match="database down"):
+        mailer.send(message, "ada@example.com", meanwhile=database_down)
+    mailer.send(message, "bob@example.org")  # on a new connection
+    mailer.close()
+    assert [to for to, _ in smtp.received] == ["bob@example.org"]
 
 
 @PIPELINING

@@ -16,13 +16,14 @@ import datetime as dt
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from newsletter import metrics
+from newsletter import db, metrics
 from newsletter.delivery import issues, ledger, pacing, verp
-from newsletter.delivery.mailer import Mailer, SendError, reply_code
+from newsletter.delivery.mailer import Mailer, Meanwhile, SendError, reply_code
 from newsletter.delivery.sendtime import due_date
 from newsletter.digest.compose import (
     NOTHING_MATCHED,
@@ -34,7 +35,7 @@ from newsletter.digest.compose import (
 )
 from newsletter.digest.render import subject
 from newsletter.match.feedback import Profile
-from newsletter.models import Delivery, Issue, Subscriber, SubscriberStatus
+from newsletter.models import Issue, Subscriber, SubscriberStatus
 from newsletter.readers import store as readers
 from newsletter.settings import Settings
 
@@ -70,7 +71,8 @@ def _commit(
                     ledger.write(outcomes, session=session)
                     readers.record_bounces(outcomes.bounced, bounce_limit, session=session)
                     readers.clear_bounces(outcomes.accepted, session=session)
-                session.commit()
+                if not session.info.get(db.AUTOCOMMIT):
+                    session.commit()
             if outcomes is not None:
                 outcomes.clear()
             return
@@ -153,8 +155,9 @@ def deliver(
     queries does not depend on the batch's readers: one claim, one read of the readers,
     one of their history, one of their votes (and one of the voted papers' vectors if anyone
     voted), one check of the issue's papers, then the outcomes' writes
-    (one per message by default, `ledger_flush_every` at a time if raised), and a renewal
-    of the claim should the batch outlive half its lease.
+    (one per message by default, `ledger_flush_every` at a time if raised, each while the
+    server answers the next message's envelope), and a renewal of the claim should the
+    batch outlive half its lease.
     """
     batch = ledger.claim(delivery_ids, session=session, lease=settings.delivery_lease, weeks=weeks)
     _commit(session)
@@ -166,38 +169,44 @@ def deliver(
     history = ledger.sent_papers([d.subscriber_id for d in batch], session=session)
     voters = {i: profiles([d.subscriber_id for d in batch if d.issue_id == i], state,
                           session=session) for i, state in states.items()}  # fmt: skip
+    # Detached, what was read stays as read: a rollback on a dropped connection (in `_commit`)
+    # would expire it, and reading it again could fail before the outcomes so far are written.
+    session.expunge_all()
     outcomes = ledger.Outcomes(every=settings.ledger_flush_every)
     limit = settings.suppress_after_bounces
     half_lease = settings.delivery_lease.total_seconds() / 2
-    held, renewed = {d.id or 0 for d in batch}, time.monotonic()
+    held, renewed = {d.id for d in batch}, time.monotonic()
+    write = partial(_commit, session, outcomes, bounce_limit=limit)
     for index, delivery in enumerate(batch):
         if time.monotonic() - renewed > half_lease:
             held, renewed = ledger.renew(batch[index:], session=session), time.monotonic()
-            _commit(session)
-        if (delivery.id or 0) not in held:  # another worker took it when this batch's lease ran out
+            write()
+        if delivery.id not in held:  # another worker took it when this batch's lease ran out
             continue
         reader = audience[delivery.subscriber_id]
         try:
             _deliver_one(delivery, reader, states[delivery.issue_id], history, settings,
                          voters[delivery.issue_id].get(reader.id), mailer=mailer,
-                         outcomes=outcomes, summary=summary)  # fmt: skip
+                         outcomes=outcomes, summary=summary,
+                         write_first=write if outcomes.due else None)  # fmt: skip
         except SendError as exc:  # the server cannot be reached: stop, keep the rest pending
             for rest in batch[index:]:
                 outcomes.release(rest, exc.reply, attempted=False)
-            _commit(session, outcomes, bounce_limit=limit)
+            write()
             summary.retry += len(batch) - index
             metrics.DIGESTS.labels("deferred").inc(len(batch) - index)
             metrics.SMTP_REPLIES.labels(reply_code(exc.reply)).inc()
             raise
-        if outcomes.due:
-            _commit(session, outcomes, bounce_limit=limit)
+        except BaseException:  # whatever failed, what went out before it is recorded
+            write()
+            raise
         if progress:
             progress(1)
-    _commit(session, outcomes, bounce_limit=limit)
+    write()
 
 
 def _deliver_one(
-    delivery: Delivery,
+    delivery: ledger.Claimed,
     reader: readers.Reader,
     state: IssueState,
     history: dict[int, set[int]],
@@ -207,7 +216,12 @@ def _deliver_one(
     mailer: Mailer,
     outcomes: ledger.Outcomes,
     summary: Summary,
+    write_first: Meanwhile,
 ) -> None:
+    """Send the reader's digest and add its outcome to `outcomes`. `write_first` writes the
+    outcomes so far; it runs while the server answers this message's envelope, so a message
+    is never accepted before the one before it is recorded (a killed worker sends again at
+    most the one message whose outcome it had not written)."""
     if reader.status != SubscriberStatus.CONFIRMED.value or reader.paused:
         reason = "reader paused" if reader.paused else f"reader is {reader.status}"
         outcomes.skipped(delivery, reason)
@@ -227,11 +241,14 @@ def _deliver_one(
         message = composed.message(settings)
     pacer = pacing.pacer(settings.domain_rates, settings.redis_url)
     if pacer:
+        if write_first:  # not left unwritten while waiting for the domain's budget
+            write_first()
+            write_first = None
         with metrics.STAGE.labels("pace").time():
             pacer.wait(reader.email)
     try:
-        with metrics.STAGE.labels("smtp").time():
-            mailer.send(message, reader.email, verp.address(settings, delivery.id))
+        with metrics.STAGE.labels("smtp").time():  # the overlapping write included
+            mailer.send(message, reader.email, verp.address(settings, delivery.id), write_first)
     except SendError as exc:
         if exc.connection:
             raise

@@ -21,7 +21,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, and_, bindparam, delete, func, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -104,13 +104,26 @@ def stale(weeks: Collection[str], *, session: Session, lease: dt.timedelta = LEA
     return [i for i in session.exec(query) if i]
 
 
+class Claimed(NamedTuple):
+    """A delivery a batch claimed, as plain values (an ORM object per row cost more to build
+    than the row's outcome costs to write)."""
+
+    id: int
+    issue_id: int
+    subscriber_id: int
+    attempts: int
+    claimed_by: str
+    paper_ids: list[int]
+    picks: list[dict[str, Any]]
+
+
 def claim(
     ids: Sequence[int],
     *,
     session: Session,
     lease: dt.timedelta = LEASE,
     weeks: Collection[str] | None = None,
-) -> list[Delivery]:
+) -> list[Claimed]:
     """Atomically mark the claimable ones among `ids` as sending; return those this call got.
 
     The UPDATE's WHERE re-checks the state, so of two racing claims only one matches a row.
@@ -122,7 +135,7 @@ def claim(
         where.append(
             col(Delivery.issue_id).in_(select(Issue.id).where(col(Issue.week).in_(list(weeks))))
         )
-    claimed = session.scalars(
+    claimed = session.execute(
         update(Delivery)
         .where(*where)
         .values(
@@ -132,13 +145,13 @@ def claim(
             attempts=Delivery.attempts + 1,
             updated_at=now,
         )
-        .returning(Delivery),
-        execution_options={"synchronize_session": False, "populate_existing": True},
-    ).all()
-    return sorted(claimed, key=lambda d: d.id or 0)
+        .returning(*(getattr(Delivery, name) for name in Claimed._fields)),
+        execution_options={"synchronize_session": False},
+    )
+    return sorted((Claimed(*row) for row in claimed), key=lambda d: d.id)
 
 
-def renew(batch: Sequence[Delivery], *, session: Session) -> set[int]:
+def renew(batch: Sequence[Claimed], *, session: Session) -> set[int]:
     """Extend a batch's claim on those of its rows still claimed by it and still sending;
     returns their ids. A batch that runs long (a slow server, database retries) renews before
     its lease runs out, so no other worker takes a row it is about to send, and skips any row
@@ -172,8 +185,8 @@ def _claimable(now: dt.datetime, lease: dt.timedelta) -> Any:
 @dataclass
 class Outcomes:
     """A batch's outcomes not yet written, and the readers whose bounce count changes with
-    them. `due` says when to write: every `every` outcomes (1: each at once, so a killed
-    worker re-sends at most the message in flight)."""
+    them. `due` says when to write: every `every` outcomes (1: each before the next message
+    can be accepted, so a killed worker re-sends at most one message)."""
 
     every: int = 1
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -186,7 +199,7 @@ class Outcomes:
 
     def sent(
         self,
-        delivery: Delivery,
+        delivery: Claimed,
         *,
         paper_ids: list[int],
         picks: list[dict[str, Any]],
@@ -204,15 +217,15 @@ class Outcomes:
             sent_at=utcnow(),
         )
 
-    def skipped(self, delivery: Delivery, reason: str) -> None:
+    def skipped(self, delivery: Claimed, reason: str) -> None:
         self._add(delivery, DeliveryStatus.SKIPPED, last_error=reason)
 
-    def failed(self, delivery: Delivery, reply: str, *, bounced: bool = False) -> None:
+    def failed(self, delivery: Claimed, reply: str, *, bounced: bool = False) -> None:
         if bounced:
             self.bounced.append(delivery.subscriber_id)
         self._add(delivery, DeliveryStatus.FAILED, last_error=reply[:_ERROR_MAX])
 
-    def release(self, delivery: Delivery, error: str, *, attempted: bool = True) -> None:
+    def release(self, delivery: Claimed, error: str, *, attempted: bool = True) -> None:
         """A transient failure: back to pending, unless it has been tried too often.
         `attempted=False` (the server could not be reached at all) uses up no attempt."""
         if attempted and delivery.attempts >= MAX_ATTEMPTS:
@@ -223,7 +236,7 @@ class Outcomes:
             delivery, DeliveryStatus.PENDING, last_error=error[:_ERROR_MAX], attempts=attempts
         )
 
-    def _add(self, delivery: Delivery, status: DeliveryStatus, **values: Any) -> None:
+    def _add(self, delivery: Claimed, status: DeliveryStatus, **values: Any) -> None:
         self.rows.append(
             {
                 "paper_ids": delivery.paper_ids,

@@ -12,6 +12,7 @@ import contextlib
 import re
 import smtplib
 import ssl
+from collections.abc import Callable
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
@@ -29,9 +30,22 @@ class SendError(Exception):
         self.reply, self.permanent, self.connection = reply, permanent, connection
 
 
+# Work to do once while a message is on its way, before the server can accept it: the
+# campaign writes the previous message's outcome then, so the database's round trip
+# overlaps the server's instead of following it.
+Meanwhile = Callable[[], None] | None
+
+
+class _MeanwhileFailed(Exception):
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
 class Mailer(Protocol):
     def open(self) -> None: ...
-    def send(self, msg: bytes, to: str, sender: str | None = None) -> None: ...
+    def send(self, msg: bytes, to: str, sender: str | None = None,
+             meanwhile: Meanwhile = None) -> None: ...  # fmt: skip
     def close(self) -> None: ...
 
 
@@ -64,16 +78,33 @@ class SmtpMailer:
             ) from exc
         self._conn = conn
 
-    def send(self, msg: bytes, to: str, sender: str | None = None) -> None:
+    def send(self, msg: bytes, to: str, sender: str | None = None,
+             meanwhile: Meanwhile = None) -> None:  # fmt: skip
         """Send one message; on a dropped connection reconnect once and try again. `sender`
-        is the envelope sender (a VERP address), by default the From address."""
+        is the envelope sender (a VERP address), by default the From address. `meanwhile`
+        runs once, while the server answers the envelope, before the message's data goes
+        out; if it fails the message is abandoned (the connection dropped mid-transaction,
+        so the server discards it) and its error raised."""
+        todo = [meanwhile] if meanwhile else []
+
+        def run_meanwhile() -> None:
+            while todo:
+                try:
+                    todo.pop()()
+                except BaseException as exc:
+                    raise _MeanwhileFailed(exc) from exc
+
         for attempt in (1, 2):
             if self._conn is None:
                 self.open()
             assert self._conn is not None
             try:
-                _transaction(self._conn, sender or self.settings.sender_address, to, msg)
+                _transaction(self._conn, sender or self.settings.sender_address, to, msg,
+                             run_meanwhile)  # fmt: skip
                 return
+            except _MeanwhileFailed as failed:
+                self._drop()  # mid-transaction: QUIT now would be read as the message's text
+                raise failed.error from None
             except smtplib.SMTPResponseException as exc:
                 self._reset()
                 raise _classified(exc.smtp_code, exc.smtp_error) from exc
@@ -114,7 +145,10 @@ class OutboxMailer:
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
 
-    def send(self, msg: bytes, to: str, sender: str | None = None) -> None:
+    def send(self, msg: bytes, to: str, sender: str | None = None,
+             meanwhile: Meanwhile = None) -> None:  # fmt: skip
+        if meanwhile:
+            meanwhile()
         self.sent.append((to, msg))
         if self.directory is None:
             return
@@ -129,11 +163,13 @@ class OutboxMailer:
         pass
 
 
-def _transaction(conn: smtplib.SMTP, sender: str, to: str, msg: bytes) -> None:
+def _transaction(conn: smtplib.SMTP, sender: str, to: str, msg: bytes,
+                 meanwhile: Callable[[], None]) -> None:  # fmt: skip
     """MAIL, RCPT and DATA for one message that `message.build` made (CRLF line endings).
 
     When the server offers PIPELINING (RFC 2920) the three commands go out in one write
-    and their replies are read together: one round trip where there were three. The
+    and their replies are read together: one round trip where there were three, with
+    `meanwhile` run before the replies are read (without PIPELINING, before MAIL). The
     message needs only dot-stuffing, a plain replace (smtplib's sendmail runs two regular
     expressions over every message and parses both addresses again)."""
     if any(c in to for c in "\r\n<>"):
@@ -144,8 +180,10 @@ def _transaction(conn: smtplib.SMTP, sender: str, to: str, msg: bytes) -> None:
     replies: list[tuple[int, bytes]] = []
     if conn.has_extn("pipelining"):
         conn.send("".join(f"{command}\r\n" for command in commands))
+        meanwhile()
         replies = [conn.getreply() for _ in commands]
     else:
+        meanwhile()
         for command, ok in zip(commands, expected, strict=True):
             conn.putcmd(command)
             replies.append(conn.getreply())
