@@ -78,7 +78,7 @@ def session_scope(url: str | None = None, *, batch: bool = False) -> Iterator[Se
         engine = get_engine(url, batch=batch)
         bind: Engine | Connection = stack.enter_context(engine.connect()) if batch else engine
         session = stack.enter_context(Session(bind, expire_on_commit=False))
-        session.info[AUTOCOMMIT] = batch and engine.dialect.name == "postgresql"
+        session.info[AUTOCOMMIT] = batch and engine.dialect.name != "sqlite"
         try:
             yield session
             session.commit()

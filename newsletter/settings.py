@@ -62,8 +62,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(200, ge=1, le=5000)
     delivery_lease_seconds: int = Field(600, ge=1)
     task_time_limit: int = Field(300, ge=1)
-    # Outcomes written together: 1 = each at once (a killed worker re-sends at most the
-    # message in flight; as fast as batching, see db.py); N = N at a time, up to N re-sent.
+    # Outcomes written together: 1 = each before the next message can be accepted (a killed
+    # worker re-sends at most one message; as fast as batching, see db.py); N = N at a time,
+    # up to N re-sent.
     ledger_flush_every: int = Field(1, ge=1, le=5000)
     # A reader whose moment passed while beat or the workers were down is still sent this long
     # after it; later than that they wait for next week's.

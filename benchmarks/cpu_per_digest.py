@@ -1,0 +1,93 @@
+"""CPU time per digest of `campaign.deliver`, in one process, on the product's defaults.
+
+    .venv/bin/python benchmarks/cpu_per_digest.py [--readers 6000] [--voters 0.2] [--profile]
+
+The weekly run (weekly_run.py) measures the whole system on two shared cores, where PostgreSQL,
+the SMTP sink and two workers compete and runs of the same code differ by 5-10 %. This
+measures only the worker's side: the same synthetic week and audience, batches of 200
+delivered to an SMTP sink (Postfix's smtp-sink, else benchmarks/sink.py) and recorded in a
+fresh PostgreSQL database, after every reader's topics were scored once (as in a long run).
+Prints CPU and wall microseconds per digest; `--profile` adds cProfile's top functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import weekly_run as run
+from newsletter import db
+from newsletter.delivery import campaign, ledger
+from newsletter.delivery.mailer import SmtpMailer
+from newsletter.digest.compose import IssueCache
+from newsletter.settings import Settings, get_settings
+
+BATCH = 200
+WARM = 400  # digests sent before measuring: the issue's paper blocks and the connection
+
+
+def measure(url: str, settings: Settings, profile: bool) -> tuple[int, float, float]:
+    cache = IssueCache()
+    with db.session_scope(url) as session:
+        issue, _ = campaign.plan(run.MONDAY.date(), settings, session=session)
+        assert issue.id is not None
+        ids = ledger.claimable(issue.id, session=session)
+        campaign.dry_run(run.MONDAY.date(), settings, session=session, mailer=None, cache=cache)
+    mailer, summary = SmtpMailer(settings), campaign.Summary(week=issue.week)
+    mailer.open()
+
+    def deliver(chunk: list[int]) -> None:
+        for start in range(0, len(chunk), BATCH):
+            with db.session_scope(url, batch=True) as session:
+                campaign.deliver(chunk[start : start + BATCH], settings, session=session,
+                                 mailer=mailer, cache=cache, summary=summary)  # fmt: skip
+
+    deliver(ids[:WARM])
+    profiler = cProfile.Profile() if profile else None
+    cpu, wall = time.process_time(), time.perf_counter()
+    if profiler:
+        profiler.enable()
+    deliver(ids[WARM:])
+    if profiler:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+    mailer.close()
+    return len(ids) - WARM, time.process_time() - cpu, time.perf_counter() - wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--readers", type=int, default=6000)
+    parser.add_argument("--papers", type=int, default=2000)
+    parser.add_argument("--voters", type=float, default=0.0, help="share of readers who voted")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="newsletter-cpu-"))
+    url, name = run.make_database(False, tmp)
+    port = run.free_port()
+    os.environ.update(NEWSLETTER_DATABASE_URL=url, NEWSLETTER_SMTP_HOST="127.0.0.1",
+                      NEWSLETTER_SMTP_PORT=str(port), NEWSLETTER_SECRET_KEY="bench-secret",
+                      NEWSLETTER_BASE_URL="https://papers.example.com",
+                      NEWSLETTER_FROM="Trending Papers <digest@papers.example.com>")  # fmt: skip
+    get_settings.cache_clear()
+    sink = run.start_sink(port, tmp)
+    try:
+        run.load(url, args.readers, args.papers, args.voters)
+        digests, cpu, wall = measure(url, get_settings(), args.profile)
+    finally:
+        sink.kill()
+        run.drop_database(name)
+    print(f"digests {digests}  cpu_us_per_digest {cpu / digests * 1e6:.0f}  "
+          f"wall_us_per_digest {wall / digests * 1e6:.0f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
