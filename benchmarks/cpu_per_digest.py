@@ -73,10 +73,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="newsletter-cpu-"))
     url, name = run.make_database(False, tmp)
     port = run.free_port()
-    os.environ.update(NEWSLETTER_DATABASE_URL=url, NEWSLETTER_SMTP_HOST="127.0.0.1",
-                      NEWSLETTER_SMTP_PORT=str(port), NEWSLETTER_SECRET_KEY="bench-secret",
-                      NEWSLETTER_BASE_URL="https://papers.example.com",
-                      NEWSLETTER_FROM="Trending Papers <digest@papers.example.com>")  # fmt: skip
+    os.environ.update(run.settings_env(url, port))
     get_settings.cache_clear()
     sink = run.start_sink(port, tmp)
     try:

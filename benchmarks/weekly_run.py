@@ -65,6 +65,19 @@ REDIS_URL = "redis://127.0.0.1:6379/14"
 VOTES_EACH = 5
 
 
+def settings_env(url: str, port: int) -> dict[str, str]:
+    """The product's settings a benchmark sets: its database, Redis, and the sink's port."""
+    return {
+        "NEWSLETTER_DATABASE_URL": url,
+        "NEWSLETTER_REDIS_URL": REDIS_URL,
+        "NEWSLETTER_SMTP_HOST": "127.0.0.1",
+        "NEWSLETTER_SMTP_PORT": str(port),
+        "NEWSLETTER_SECRET_KEY": "bench-secret",
+        "NEWSLETTER_BASE_URL": "https://papers.example.com",
+        "NEWSLETTER_FROM": "Trending Papers <digest@papers.example.com>",
+    }
+
+
 def free_port() -> int:
     import socket
 
@@ -371,17 +384,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="newsletter-bench-"))
     url, dbname = make_database(args.sqlite, tmp)
     port = free_port()
-    env = dict(
-        os.environ,
-        NEWSLETTER_DATABASE_URL=url,
-        NEWSLETTER_REDIS_URL=REDIS_URL,
-        NEWSLETTER_SMTP_HOST="127.0.0.1",
-        NEWSLETTER_SMTP_PORT=str(port),
-        NEWSLETTER_BATCH_SIZE=str(args.batch),
-        NEWSLETTER_SECRET_KEY="bench-secret",
-        NEWSLETTER_BASE_URL="https://papers.example.com",
-        NEWSLETTER_FROM="Trending Papers <digest@papers.example.com>",
-    )
+    env = dict(os.environ, **settings_env(url, port), NEWSLETTER_BATCH_SIZE=str(args.batch))
     if args.allow_batch_resend:
         env["NEWSLETTER_LEDGER_FLUSH_EVERY"] = str(args.batch)
     os.environ.update(env)

@@ -232,7 +232,7 @@ def test_a_message_is_accepted_only_once_the_one_before_it_is_recorded(
 def test_a_write_that_fails_meanwhile_abandons_the_message(smtp, settings, pipelining) -> None:
     """The server never accepts a message whose predecessor's outcome could not be written."""
     smtp.pipelining = pipelining
-    mailer = SmtpMailer(get_settings())
+    mailer = SmtpMailer(settings)
     message = b"Subject: hello\r\n\r\nhello\r\n"
 
     def database_down() -> None:
