@@ -53,11 +53,19 @@ def load_judged(judgments: Path, root: Path) -> tuple[list[Paper], dict[str, dic
     return papers, grades
 
 
+def model() -> str:
+    """The embedding model the digests would use (NEWSLETTER_EMBEDDING_MODEL; the shipped
+    static one by default)."""
+    from newsletter.settings import get_settings
+
+    return get_settings().embedding_model
+
+
 def engine(papers: Sequence[Paper], limit: int = 10, *, meaning: bool = True) -> Ranker:
-    """The production matcher (one issue, every paper in the window), with the shipped
+    """The production matcher (one issue, every paper in the window), with the configured
     embedding model, or by words only."""
     end = max(p.featured_on for p in papers)
-    encoder = semantic.load(semantic.BUILTIN) if meaning else None
+    encoder = semantic.load(model()) if meaning else None
     space = semantic.Space(encoder, encoder.papers(papers)) if encoder else None
     matcher = Matcher(papers, window_end=end, space=space,
                       window_days=(end - min(p.featured_on for p in papers)).days + 1)  # fmt: skip
@@ -202,7 +210,7 @@ def speed(n_papers: int = 2000, n_topics: int = 5000) -> dict[str, float | str]:
     week = [Paper(id=i + 1, **vars(r)) for i, r in enumerate(records)]
     topics = synthetic.topic_pool(n_topics)
     started = time.perf_counter()
-    encoder = semantic.load(semantic.BUILTIN)
+    encoder = semantic.load(model())
     loaded = time.perf_counter()
     space = semantic.Space(encoder, encoder.papers(week)) if encoder else None
     embedded = time.perf_counter()

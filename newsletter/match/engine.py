@@ -11,14 +11,14 @@ threshold, so a thin week sends fewer papers rather than junk.
 With an embedding model (`semantic`), meaning widens what the words find, two ways:
 - a paper that holds every concept but below the threshold (a passing mention in an arXiv
   abstract, which has no AI summary to repeat it) is a word hit when meaning agrees: its
-  cosine to the topic is at least AGREEMENT;
+  cosine to the topic is at least the model's `agreement`;
 - a paper the words missed still gets in on meaning alone when its cosine to the topic,
-  plus WORD_BONUS times the share of the topic's words it does hold, reaches MEANING_FLOOR:
-  papers that say "GNN" for "graph learning", or only the distinctive word of a two-word
-  topic.
+  plus `bonus` times the share of the topic's words it does hold, reaches the model's
+  `floor`: papers that say "GNN" for "graph learning", or only the distinctive word of a
+  two-word topic.
 A word hit always ranks above a pick by meaning, and a topic nothing is close to still gets
-nothing. The constants were chosen on the tune half of the blind judged set
-(benchmarks/relevance/README.md).
+nothing. Each kind of model has its own three numbers (`semantic.Calibration`), chosen with
+MENTION on the tune half of the blind judged set (benchmarks/relevance/README.md).
 
 Relevance is then blended with trending (upvotes) and recency. Each distinct topic is
 scored once per issue, however many readers share it. A reader's exclusions ("never"
@@ -42,7 +42,7 @@ import numpy as np
 
 from newsletter.match import feedback, vocabulary
 from newsletter.match.interests import Author, Category, Interest, Topic
-from newsletter.match.semantic import Space
+from newsletter.match.semantic import STATIC, Space
 from newsletter.models import Paper
 from newsletter.text import fold, stems, terms
 
@@ -57,9 +57,6 @@ K1, B = 1.2, 0.75  # BM25's saturation and length normalisation (abstract only)
 PHRASE, NEAR, SCATTERED = 1.0, 0.8, 0.5  # concepts in order / close by / apart
 AUTHOR_RELEVANCE = 2.0
 MENTION = 0.4  # a word score this high (one mention in an abstract) counts if meaning agrees
-AGREEMENT = 0.4  # the cosine to the topic at which meaning agrees
-MEANING_FLOOR = 0.6  # cosine (+ word bonus) a paper needs to match on meaning alone
-WORD_BONUS = 0.1  # times the share of the topic's words the paper holds
 MEANING = "meaning"  # TopicHit.where of a pick by meaning
 # A topic's picks by meaning, closest first, kept: the largest issue (50) can use no more,
 # and a vague topic close to most of the week would otherwise weigh on every reader's picks.
@@ -226,6 +223,7 @@ class Matcher:
     ):
         self.papers = list(papers)
         self.space = space  # the papers' vectors, in this order; None matches by words only
+        self._calibration = space.encoder.calibration if space is not None else STATIC
         self._fields = [
             (
                 _Field(p.title),
@@ -322,7 +320,7 @@ class Matcher:
         raw = (field * np.tensordot(weights, sats, axes=1)).sum(axis=1) / weights.sum()
         floor = np.full(len(candidates), THRESHOLD)
         if similarity is not None:
-            floor[similarity[candidates] >= AGREEMENT] = MENTION
+            floor[similarity[candidates] >= self._calibration.agreement] = MENTION
         hits = {}
         for n in np.flatnonzero(raw >= floor).tolist():
             index = int(candidates[n])
@@ -404,11 +402,12 @@ class Matcher:
     ) -> dict[int, TopicHit]:
         """Papers close enough in meaning to the topic (`similarity`: every paper's cosine
         to it) that its words did not find."""
-        near = [i for i in np.flatnonzero(similarity >= MEANING_FLOOR - WORD_BONUS).tolist()
+        floor, bonus = self._calibration.floor, self._calibration.bonus
+        near = [i for i in np.flatnonzero(similarity >= floor - bonus).tolist()
                 if i not in by_words]  # fmt: skip
         shares = self._word_shares(concepts, near)
-        closeness = {i: float(similarity[i]) + WORD_BONUS * shares.get(i, 0.0) for i in near}
-        close = [i for i in near if closeness[i] >= MEANING_FLOOR]
+        closeness = {i: float(similarity[i]) + bonus * shares.get(i, 0.0) for i in near}
+        close = [i for i in near if closeness[i] >= floor]
         found = {}
         if kept is not None:
             close = heapq.nlargest(kept, close, key=closeness.__getitem__)
@@ -438,7 +437,7 @@ class Matcher:
                 self._keywords[index] = self.space.encoder.encode(keywords)
             closeness = self._keywords[index] @ self.space.encoder.topic(topic)
             best = int(np.argmax(closeness))
-            if closeness[best] >= MEANING_FLOOR:
+            if closeness[best] >= self._calibration.floor:
                 return keywords[best]
         held = [word for word in topic.split() if (forms := stems(word))
                 and any(forms[0] in f.positions for f in self._fields[index])]  # fmt: skip

@@ -5,9 +5,11 @@ The shipped model (newsletter/match/model/) is static: one vector per token, dis
 all-MiniLM-L6-v2 by scripts/distill_model.py and run by model2vec, numpy only, so a week of
 papers embeds in well under a second on two cores and no GPU package is installed
 (benchmarks/relevance/README.md compares the runtimes that were measured).
-`NEWSLETTER_EMBEDDING_MODEL` names another model2vec model as a folder (or a hub id, if
-the machine can reach the hub), or `off`. A model that cannot be loaded leaves matching by
-words alone, said once in the log and in `newsletter doctor`.
+`NEWSLETTER_EMBEDDING_MODEL` names another model as a folder: a model2vec model, or a
+sentence-transformers checkpoint of the BERT family, which `bert` runs contextually (better
+matches, far more CPU); or a model2vec hub id, if the machine can reach the hub; or `off`.
+A model that cannot be loaded leaves matching by words alone, said once in the log and in
+`newsletter doctor`.
 """
 
 from __future__ import annotations
@@ -34,12 +36,28 @@ TITLE_WEIGHT = 0.3  # the title, embedded alone, beside the whole text: it says 
 _TOPICS_KEPT = 50_000
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """Where a model's cosines count. Each kind of model has its own scale (a contextual one
+    spreads unrelated texts lower), so each has its own, chosen on the blind set's tune half
+    (benchmarks/relevance/README.md)."""
+
+    floor: float  # cosine (+ word bonus) a paper needs to match on meaning alone
+    bonus: float  # times the share of the topic's words the paper holds
+    agreement: float  # the cosine at which meaning agrees with a passing mention
+
+
+STATIC = Calibration(floor=0.6, bonus=0.1, agreement=0.4)
+CONTEXTUAL = Calibration(floor=0.55, bonus=0.3, agreement=0.2)
+
+
 @dataclass(eq=False)
 class Encoder:
     """A loaded model. `name` names it and its exact weights; stored vectors carry it."""
 
-    model: object  # model2vec.StaticModel, imported only when a model is loaded
+    model: object  # model2vec.StaticModel or bert.SentenceBert, imported only when loaded
     name: str
+    calibration: Calibration = STATIC
     _topics: dict[str, np.ndarray] = field(default_factory=dict)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -136,11 +154,17 @@ def why_not(setting: str) -> str:
 
 
 def _load(setting: str) -> Encoder:
-    from model2vec import StaticModel
+    from newsletter.match import bert
 
     folder = builtin_folder() if setting == BUILTIN else Path(setting).expanduser()
+    label = "minilm-l6-v2-static" if setting == BUILTIN else folder.name or setting
+    if bert.is_bert(folder):
+        weights = (folder / "model.safetensors").read_bytes()
+        name = f"{label}@{hashlib.sha256(weights).hexdigest()[:12]}"
+        return Encoder(bert.SentenceBert(folder), name, CONTEXTUAL)
+    from model2vec import StaticModel
+
     source = str(folder) if folder.is_dir() else setting  # else a hub id
     model = StaticModel.from_pretrained(source, force_download=False)
     weights = model.embedding.tobytes()  # the exact weights name the version
-    label = "minilm-l6-v2-static" if setting == BUILTIN else folder.name or setting
     return Encoder(model, f"{label}@{hashlib.sha256(weights).hexdigest()[:12]}")
