@@ -75,3 +75,16 @@ def test_an_operator_model_matches_by_meaning_on_its_own_calibration(minilm) -> 
     assert picks[0].why.startswith("close in meaning to “graph learning”")
     for topic in ("houseplant care", "jazz guitar lessons", "fantasy football tips"):
         assert matcher.picks([topic], limit=5) == [], topic
+
+
+def test_a_batch_of_topics_embeds_as_each_alone(minilm) -> None:
+    """Workers embed a batch's topics at once (`Encoder.warm`); padding them together must
+    not move any topic's vector."""
+    loaded = semantic.load(str(minilm))
+    assert loaded is not None
+    topics = ["graph learning", "Sourdough Baking ", "KV cache compression for long-context LLMs"]
+    alone = semantic.Encoder(loaded.model, loaded.name, loaded.calibration)
+    batch = semantic.Encoder(loaded.model, loaded.name, loaded.calibration)
+    batch.warm(topics)
+    for topic in topics:
+        assert np.allclose(batch.topic(topic), alone.topic(topic), atol=1e-5), topic

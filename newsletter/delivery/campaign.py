@@ -32,6 +32,7 @@ from newsletter.digest.compose import (
     compose,
     picks_for,
     profiles,
+    warm_topics,
 )
 from newsletter.digest.render import subject
 from newsletter.match.feedback import Profile
@@ -169,6 +170,7 @@ def deliver(
     history = ledger.sent_papers([d.subscriber_id for d in batch], session=session)
     voters = {i: profiles([d.subscriber_id for d in batch if d.issue_id == i], state,
                           session=session) for i, state in states.items()}  # fmt: skip
+    warm_topics(states.values(), audience.values())
     # Detached, what was read stays as read: a rollback on a dropped connection (in `_commit`)
     # would expire it, and reading it again could fail before the outcomes so far are written.
     session.expunge_all()
@@ -336,6 +338,7 @@ def dry_run(
             ids = [r.id for r in page if r.id]
             history = ledger.sent_papers(ids, session=session)
             voters = profiles(ids, state, session=session)
+            warm_topics([state], page)
             for reader in page:
                 sent = history.get(reader.id or 0, set())
                 _dry_one(reader, state, sent, settings, voters.get(reader.id or 0), mailer,

@@ -9,6 +9,7 @@ readers, and nothing in the cache grows with the audience.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -72,6 +73,14 @@ class IssueCache:
                 issue, matcher, Digest(self.templates, issue.week, settings.postal_address)
             )
         return self._issues[key]
+
+
+def warm_topics(states: Iterable[IssueState], audience: Iterable[Reader]) -> None:
+    """Embed a batch's topics at once, before its readers' picks are made one by one."""
+    topics = [t for reader in audience for t in reader.topics]
+    for state in states:
+        if state.matcher.space is not None:
+            state.matcher.space.encoder.warm(topics)
 
 
 def _space(week: list[Paper], settings: Settings, session: Session) -> semantic.Space | None:

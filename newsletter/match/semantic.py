@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -74,6 +74,17 @@ class Encoder:
                 self._topics.clear()
             self._topics[key] = self.encode([key])[0]
         return self._topics[key]
+
+    def warm(self, texts: Iterable[str]) -> None:
+        """Embed the topics not cached yet in one batch: a contextual model takes a fraction
+        of the time per topic that it takes for topics one by one."""
+        keys = [k for k in dict.fromkeys(t.casefold().strip() for t in texts)
+                if k not in self._topics]  # fmt: skip
+        if not keys:
+            return
+        if len(self._topics) + len(keys) > _TOPICS_KEPT:
+            self._topics.clear()
+        self._topics.update(zip(keys, self.encode(keys), strict=True))
 
     def papers(self, papers: Sequence[Paper]) -> np.ndarray:
         """One vector per paper: its title, abstract and the source's AI summary, with the
