@@ -27,6 +27,7 @@ from newsletter.ingest import files
 from newsletter.match import semantic
 from newsletter.match.engine import Matcher
 from newsletter.models import Paper
+from newsletter.settings import get_settings
 
 Ranker = Callable[[str], list[str]]
 
@@ -56,17 +57,19 @@ def load_judged(judgments: Path, root: Path) -> tuple[list[Paper], dict[str, dic
 def model() -> str:
     """The embedding model the digests would use (NEWSLETTER_EMBEDDING_MODEL; the shipped
     static one by default)."""
-    from newsletter.settings import get_settings
-
     return get_settings().embedding_model
 
 
-def engine(papers: Sequence[Paper], limit: int = 10, *, meaning: bool = True) -> Ranker:
-    """The production matcher (one issue, every paper in the window), with the configured
-    embedding model, or by words only."""
+def space_of(papers: Sequence[Paper]) -> semantic.Space | None:
+    """The papers as vectors of the configured model (None if it cannot be loaded)."""
+    encoder = semantic.load(model())
+    return semantic.Space(encoder, encoder.papers(papers)) if encoder else None
+
+
+def engine(papers: Sequence[Paper], limit: int = 10, *, space: semantic.Space | None) -> Ranker:
+    """The production matcher (one issue, every paper in the window), with the papers'
+    vectors (`space_of`), or by words only (None)."""
     end = max(p.featured_on for p in papers)
-    encoder = semantic.load(model()) if meaning else None
-    space = semantic.Space(encoder, encoder.papers(papers)) if encoder else None
     matcher = Matcher(papers, window_end=end, space=space,
                       window_days=(end - min(p.featured_on for p in papers)).days + 1)  # fmt: skip
     return lambda topic: [p.paper.arxiv_id for p in matcher.picks([topic], limit=limit)]
@@ -129,10 +132,13 @@ def run_sets(benchmarks: Path, shared: Path) -> dict[str, dict[str, object]]:
         for half, topics in halves.items():
             sets[f"blind {half}"] = (papers, {t: grades[t] for t in topics if t in grades})
     out: dict[str, dict[str, object]] = {}
+    spaces: dict[int, semantic.Space | None] = {}  # the two halves share one corpus
     for name, (papers, judged) in sets.items():
+        if id(papers) not in spaces:
+            spaces[id(papers)] = space_of(papers)
         rankers = {
-            "engine": engine(papers),
-            "words only": engine(papers, meaning=False),
+            "engine": engine(papers, space=spaces[id(papers)]),
+            "words only": engine(papers, space=None),
             "substring": substring_baseline(papers),
         }
         scores = {r: evaluate(rank, judged) for r, rank in rankers.items()}

@@ -23,23 +23,22 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.relevance.evaluate import BLIND, engine, load_blind, model  # noqa: E402
+from benchmarks.relevance.evaluate import BLIND, engine, load_blind, model, space_of  # noqa: E402
 from newsletter.match import semantic  # noqa: E402
 
 
 def add(shared: Path, label: str, out: Path, depth: int) -> None:
     papers, grades, _ = load_blind(shared)
-    encoder = semantic.load(model())
-    if encoder is None:
+    space = space_of(papers)
+    if space is None:
         raise SystemExit(f"no embedding model: {semantic.why_not(model())}")
-    vectors = encoder.papers(papers)
     ids = [p.arxiv_id for p in papers]
     by_id = {p.arxiv_id: p for p in papers}
 
     def dense(topic: str) -> list[str]:
-        return [ids[i] for i in np.argsort(-(vectors @ encoder.topic(topic)))[:depth]]
+        return [ids[i] for i in np.argsort(-space.similarity(topic))[:depth]]
 
-    rankers = {f"engine ({label})": engine(papers, limit=depth), f"dense ({label})": dense}
+    rankers = {f"engine ({label})": engine(papers, depth, space=space), f"dense ({label})": dense}
     topics = [t["topic"] for t in json.loads((BLIND / "topics.json").read_text())["topics"]]
     out.mkdir(parents=True, exist_ok=True)
     total = 0

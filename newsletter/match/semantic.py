@@ -68,18 +68,15 @@ class Encoder:
 
     def topic(self, text: str) -> np.ndarray:
         """A topic's vector, cached per distinct topic (they recur across readers and weeks)."""
-        key = text.casefold().strip()
+        key = _topic_key(text)
         if key not in self._topics:
-            if len(self._topics) >= _TOPICS_KEPT:
-                self._topics.clear()
-            self._topics[key] = self.encode([key])[0]
+            self.warm([key])
         return self._topics[key]
 
     def warm(self, texts: Iterable[str]) -> None:
         """Embed the topics not cached yet in one batch: a contextual model takes a fraction
         of the time per topic that it takes for topics one by one."""
-        keys = [k for k in dict.fromkeys(t.casefold().strip() for t in texts)
-                if k not in self._topics]  # fmt: skip
+        keys = [k for k in dict.fromkeys(map(_topic_key, texts)) if k not in self._topics]
         if not keys:
             return
         if len(self._topics) + len(keys) > _TOPICS_KEPT:
@@ -121,6 +118,10 @@ class Space:
     @cached_property
     def papers_centred(self) -> np.ndarray:
         return self.centred(self.vectors)
+
+
+def _topic_key(text: str) -> str:
+    return text.casefold().strip()  # a topic's case and spacing do not change its meaning
 
 
 def text_of(paper: Paper) -> str:
@@ -170,8 +171,8 @@ def _load(setting: str) -> Encoder:
     folder = builtin_folder() if setting == BUILTIN else Path(setting).expanduser()
     label = "minilm-l6-v2-static" if setting == BUILTIN else folder.name or setting
     if bert.is_bert(folder):
-        weights = (folder / "model.safetensors").read_bytes()
-        name = f"{label}@{hashlib.sha256(weights).hexdigest()[:12]}"
+        with (folder / "model.safetensors").open("rb") as file:
+            name = f"{label}@{hashlib.file_digest(file, 'sha256').hexdigest()[:12]}"
         return Encoder(bert.SentenceBert(folder), name, CONTEXTUAL)
     from model2vec import StaticModel
 
