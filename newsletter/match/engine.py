@@ -158,35 +158,34 @@ class _Field:
         """Where any form of the concept occurs: one span per start, the longest form."""
         found: dict[int, int] = {}
         for alt in concept:
+            if len(alt) == 1:  # most forms are one word: no later words to check
+                for start in self.positions.get(alt[0], ()):
+                    found.setdefault(start, start + 1)
+                continue
             for start in self.positions.get(alt[0], ()):
                 end = start + len(alt)
                 if end <= self.length and all(
                     alt[k] in self.forms[start + k] for k in range(1, len(alt))
                 ):
                     found[start] = max(end, found.get(start, 0))
-        return sorted(found.items())
+        return list(found.items())  # in no order: nothing reads them in order
 
 
 def _proximity(spans: list[list[tuple[int, int]]]) -> float:
     """PHRASE if the concepts follow each other in order somewhere, NEAR if they fall within
     a few words of each other, else SCATTERED."""
-    if any(_chain(spans[1:], end) for _, end in spans[0]):
-        return PHRASE
+    following = [dict(group) for group in spans[1:]]  # start -> end (one span per start)
+    for _, end in spans[0]:
+        for group in following:
+            if (end := group.get(end, -1)) < 0:
+                break
+        else:
+            return PHRASE
     window = sum(min(e - s for s, e in group) for group in spans) + 3
     for start, _ in spans[0]:
         if all(any(abs(s - start) <= window for s, _ in other) for other in spans[1:]):
             return NEAR
     return SCATTERED
-
-
-def _chain(groups: list[list[tuple[int, int]]], end: int) -> bool:
-    """True if each group has a span starting where the previous one ended."""
-    for group in groups:
-        ends = [e for s, e in group if s == end]
-        if not ends:
-            return False
-        end = ends[0]
-    return True
 
 
 # Per field, where a concept occurs in a paper: one (start, end) per occurrence.
@@ -205,7 +204,12 @@ def _placed(raw: float, per_concept: list[_Spans]) -> tuple[float, str]:
         if all(spans):
             whole.append(spans)
     if len(per_concept) > 1:
-        score *= max((_proximity(spans) for spans in whole), default=SCATTERED)
+        closest = SCATTERED
+        for spans in whole:
+            closest = max(closest, _proximity(spans))
+            if closest == PHRASE:
+                break
+        score *= closest
     shown = [w for w in where if w != "summary"] or ["abstract"]
     return score, " and ".join(shown)
 
