@@ -55,13 +55,13 @@ def is_bert(folder: Path) -> bool:
 
 
 class Bert:
-    """BERT's encoder: token ids in, the last layer's states mean-pooled over real tokens."""
+    """BERT's encoder: token ids in, the last layer's states mean-pooled over the tokens."""
 
     def __init__(self, folder: Path, *, exact: bool = False) -> None:
         """`exact` keeps every product in float32 (the checkpoint's own vectors, cosine above
         0.9999 to sentence-transformers'); by default the dense layers run in 8-bit integers,
-        a fifth faster in a third of the memory, vectors at cosine ~0.99 to the exact ones and
-        the same matches on the judged sets (benchmarks/relevance/README.md)."""
+        about a fifth faster with weights a quarter the size, vectors at cosine ~0.99 to the
+        exact ones and the judged sets' figures within 0.03 (benchmarks/relevance/README.md)."""
         import onnxruntime
 
         weights = load_file(folder / "model.safetensors")
@@ -73,7 +73,7 @@ class Bert:
         del weights
         options = onnxruntime.SessionOptions()
         options.enable_cpu_mem_arena = False  # what a run allocates is freed after it
-        # Idle threads sleep rather than spin: a worker does other work between batches.
+        # Idle threads sleep rather than spin: a worker does other work between texts.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(
             graph, options, providers=["CPUExecutionProvider"]
@@ -201,7 +201,8 @@ def _graph(w: dict[str, np.ndarray], config: dict[str, Any], exact: bool) -> byt
 
 
 def _release_freed_memory() -> None:
-    """Hand back to the system what building the session freed (the float weights, the
-    graph): glibc keeps freed heap pages, about 100 MB here, in every worker process."""
+    """Hand back to the system the heap pages that building the session (the float weights,
+    the graph) or embedding many texts freed: glibc keeps them, 100-200 MB here, in every
+    worker process."""
     with contextlib.suppress(OSError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
