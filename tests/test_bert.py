@@ -77,3 +77,17 @@ def test_minilm_names_the_packaged_weights_and_refuses_others(monkeypatch) -> No
     monkeypatch.setattr(bert, "MINILM_SHA256", "0" * 64)
     assert semantic.load("minilm") is None
     assert "does not hold all-MiniLM-L6-v2's weights" in semantic.why_not("minilm")
+
+
+def test_a_checkpoint_pooled_otherwise_is_refused(minilm, tmp_path) -> None:
+    """A BERT checkpoint that pools its CLS token (bge, say) would get quietly wrong vectors
+    from mean pooling: it is refused, and matching goes by words alone."""
+    for item in minilm.iterdir():
+        if item.is_file():
+            (tmp_path / item.name).symlink_to(item)
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text(
+        json.dumps({"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False})
+    )
+    assert semantic.load(str(tmp_path)) is None
+    assert "only mean-pooled checkpoints" in semantic.why_not(str(tmp_path))

@@ -91,6 +91,12 @@ class SentenceBert:
     """A sentence-transformers BERT folder as a sentence encoder (model2vec's `encode`)."""
 
     def __init__(self, folder: Path) -> None:
+        pooling = folder / "1_Pooling" / "config.json"
+        if pooling.is_file() and not json.loads(pooling.read_text()).get(
+            "pooling_mode_mean_tokens"
+        ):
+            # bge's CLS pooling, say: mean-pooled, its vectors would be quietly wrong
+            raise ValueError(f"{folder}: only mean-pooled checkpoints can be run ({pooling})")
         self.bert = Bert(folder)
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.no_padding()
