@@ -91,3 +91,16 @@ def test_a_checkpoint_pooled_otherwise_is_refused(minilm, tmp_path) -> None:
     )
     assert semantic.load(str(tmp_path)) is None
     assert "only mean-pooled checkpoints" in semantic.why_not(str(tmp_path))
+
+
+def test_without_onnx_runtime_it_says_how_to_install_it(monkeypatch) -> None:
+    monkeypatch.setattr(semantic, "_loaded", {})
+    monkeypatch.setattr(semantic, "_why_not", {})
+    found = bert.find_spec
+    monkeypatch.setattr(
+        bert, "find_spec", lambda name: None if name == "onnxruntime" else found(name)
+    )
+    assert semantic.load("minilm") is None
+    assert "onnxruntime is not installed: pip install 'newsletter[contextual]'" in semantic.why_not(
+        "minilm"
+    )

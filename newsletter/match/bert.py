@@ -62,6 +62,7 @@ class Bert:
         0.9999 to sentence-transformers'); by default the dense layers run in 8-bit integers,
         about a fifth faster with weights a quarter the size, vectors at cosine ~0.99 to the
         exact ones and the judged sets' figures within 0.03 (benchmarks/relevance/README.md)."""
+        _require("onnx", "onnxruntime")
         import onnxruntime
 
         weights = load_file(folder / "model.safetensors")
@@ -204,6 +205,15 @@ def _graph(w: dict[str, np.ndarray], config: dict[str, Any], exact: bool) -> byt
     )  # fmt: skip
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     return model.SerializeToString()
+
+
+def _require(*modules: str) -> None:
+    """Say how to install what the contextual model needs, rather than only what is missing."""
+    for name in modules:
+        if find_spec(name) is None:
+            raise ModuleNotFoundError(
+                f"{name} is not installed: pip install 'newsletter[contextual]'"
+            )
 
 
 def _release_freed_memory() -> None:
