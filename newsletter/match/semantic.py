@@ -76,8 +76,8 @@ class Encoder:
         return self._topics[key]
 
     def warm(self, texts: Iterable[str]) -> None:
-        """Embed the topics not cached yet in one batch: a contextual model takes a fraction
-        of the time per topic that it takes for topics one by one."""
+        """Embed the topics not cached yet in one call (model2vec's batch is faster than
+        topic by topic; the contextual model runs each text alone either way)."""
         keys = [k for k in dict.fromkeys(map(_topic_key, texts)) if k not in self._topics]
         if not keys:
             return
