@@ -90,8 +90,9 @@ class Paper(SQLModel, table=True):
 
 
 class PaperEmbedding(SQLModel, table=True):
-    """A paper's vector from one embedding model, made at ingest. `model` names the model and
-    its exact weights and `text_hash` the text embedded: either changing makes it stale."""
+    """A paper's vector from one embedding model, made at ingest, and its keywords' (the
+    phrase a pick by meaning shows). `model` names the model and its exact weights and
+    `text_hash` the text embedded: either changing makes it stale."""
 
     __tablename__ = "paper_embedding"
 
@@ -99,6 +100,7 @@ class PaperEmbedding(SQLModel, table=True):
     model: str = Field(max_length=100)
     text_hash: str = Field(max_length=16)
     vector: bytes  # float32, little-endian
+    keywords: bytes | None = None  # one float16 vector per AI keyword, in order
 
 
 class Issue(SQLModel, table=True):

@@ -108,6 +108,12 @@ def test_ingest_stores_vectors_with_the_model_and_recomputes_when_it_changes(
     assert one is not None
     vector = np.frombuffer(stored.vector, dtype="<f4")
     assert np.allclose(vector, encoder.papers([one])[0], atol=1e-5)
+    # Its keywords' vectors too, one row each: workers read them, they do not embed them.
+    assert one.ai_keywords and stored.keywords is not None
+    keywords = np.frombuffer(stored.keywords, dtype="<f2").reshape(len(one.ai_keywords), -1)
+    assert np.array_equal(keywords, encoder.keywords([one])[0])
+    week = store.space([one], encoder, session=session)
+    assert week.keywords is not None and np.array_equal(week.keywords[0], keywords)
 
     # Another model (or another version of it) leaves every vector stale.
     for row in session.exec(select(PaperEmbedding)).all():
@@ -116,6 +122,14 @@ def test_ingest_stores_vectors_with_the_model_and_recomputes_when_it_changes(
     session.commit()
     assert f"embedded {papers}" in run("ingest", "file", path)
     assert count(session, PaperEmbedding, PaperEmbedding.model == encoder.name) == papers
+
+    # Rows stored before keywords were (migration 0011) are made again, keywords and all.
+    for row in session.exec(select(PaperEmbedding)).all():
+        row.keywords = None
+        session.add(row)
+    session.commit()
+    assert f"embedded {papers}" in run("ingest", "file", path)
+    assert count(session, PaperEmbedding, PaperEmbedding.keywords.is_(None)) == 0  # type: ignore[union-attr]
 
 
 def test_a_changed_abstract_is_embedded_again(settings, session) -> None:

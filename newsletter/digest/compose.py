@@ -88,7 +88,7 @@ def _space(week: list[Paper], settings: Settings, session: Session) -> semantic.
     encoder = semantic.load(settings.embedding_model)
     if encoder is None:
         return None
-    return semantic.Space(encoder, papers.vectors(week, encoder, session=session))
+    return papers.space(week, encoder, session=session)
 
 
 class Reader(Protocol):

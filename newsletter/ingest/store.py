@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, delete, select
 
 from newsletter.ingest import PaperRecord, Parsed
-from newsletter.match.semantic import Encoder, text_of
+from newsletter.match.semantic import Encoder, Space, text_of
 from newsletter.models import Paper, PaperEmbedding, utcnow
 
 _CHUNK = 500
@@ -135,27 +135,38 @@ def _id(paper: Paper) -> int:
 
 
 def _text_hash(paper: Paper) -> str:
-    return hashlib.sha256(text_of(paper).encode()).hexdigest()[:16]
+    embedded = "\n".join([text_of(paper), *paper.ai_keywords])
+    return hashlib.sha256(embedded.encode()).hexdigest()[:16]
 
 
 def embed_stale(encoder: Encoder, *, session: Session) -> int:
-    """Embed and store every paper whose vector is missing (new, or its text changed) or
-    from another model. Returns how many."""
+    """Embed and store every paper whose vector is missing (new, or its text changed), from
+    another model, or stored without its keywords' (before migration 0011). Returns how many."""
     stale = (
         select(Paper)
         .outerjoin(PaperEmbedding, col(PaperEmbedding.paper_id) == col(Paper.id))
-        .where(or_(col(PaperEmbedding.model).is_(None), col(PaperEmbedding.model) != encoder.name))
+        .where(
+            or_(
+                col(PaperEmbedding.model).is_(None),
+                col(PaperEmbedding.model) != encoder.name,
+                col(PaperEmbedding.keywords).is_(None),
+            )
+        )
         .order_by(col(Paper.id))
     )
     done = 0
     while papers := list(session.exec(stale.limit(_CHUNK))):
-        _store(papers, encoder.papers(papers), encoder, session)
+        _store(papers, encoder.papers(papers), encoder.keywords(papers), encoder, session)
         done += len(papers)
     return done
 
 
 def _store(
-    papers: Sequence[Paper], vectors: np.ndarray, encoder: Encoder, session: Session
+    papers: Sequence[Paper],
+    vectors: np.ndarray,
+    keywords: list[np.ndarray],
+    encoder: Encoder,
+    session: Session,
 ) -> None:
     ids = [_id(p) for p in papers]
     session.exec(delete(PaperEmbedding).where(col(PaperEmbedding.paper_id).in_(ids)))
@@ -165,16 +176,33 @@ def _store(
             model=encoder.name,
             text_hash=_text_hash(p),
             vector=v.astype("<f4").tobytes(),
+            keywords=k.astype("<f2").tobytes(),
         )
-        for p, v in zip(papers, vectors, strict=True)
+        for p, v, k in zip(papers, vectors, keywords, strict=True)
     )
     session.flush()
 
 
-def vectors(papers: Sequence[Paper], encoder: Encoder, *, session: Session) -> np.ndarray:
-    """The papers' vectors, one row each in order: the stored ones where model and text are
-    current, the rest computed here and not stored (readers of the week, such as workers,
-    do not write; the next ingest stores them)."""
+def space(papers: Sequence[Paper], encoder: Encoder, *, session: Session) -> Space:
+    """The papers' vectors and their keywords', in order (`vectors`): a week to match by
+    meaning, with no text embedded here but what the last ingest did not store."""
+    rows = _current(papers, encoder, session)
+    stale = [p for p in papers if _id(p) not in rows or rows[_id(p)].keywords is None]
+    fresh = dict(zip(map(_id, stale), encoder.keywords(stale), strict=True))
+    keywords = [fresh[_id(p)] if _id(p) in fresh else _keywords(rows[_id(p)]) for p in papers]
+    return Space(encoder, vectors(papers, encoder, session=session, rows=rows), keywords)
+
+
+def _keywords(row: PaperEmbedding) -> np.ndarray:
+    assert row.keywords is not None
+    dimensions = len(row.vector) // 4  # the paper's own vector, float32
+    return np.frombuffer(row.keywords, dtype="<f2").reshape(-1, dimensions)
+
+
+def _current(
+    papers: Sequence[Paper], encoder: Encoder, session: Session
+) -> dict[int, PaperEmbedding]:
+    """The papers' stored rows from this model whose text is current, by paper id."""
     stored: dict[int, PaperEmbedding] = {}
     ids = [_id(p) for p in papers]
     for start in range(0, len(ids), _CHUNK):
@@ -183,9 +211,23 @@ def vectors(papers: Sequence[Paper], encoder: Encoder, *, session: Session) -> n
             PaperEmbedding.model == encoder.name,
         )
         stored.update({e.paper_id: e for e in session.exec(query)})
-    stale = [n for n, p in enumerate(papers)
-             if _id(p) not in stored or stored[_id(p)].text_hash != _text_hash(p)]  # fmt: skip
-    fresh = dict(zip(stale, encoder.papers([papers[n] for n in stale]), strict=True))
-    rows = [fresh[n] if n in fresh else np.frombuffer(stored[_id(p)].vector, dtype="<f4")
-            for n, p in enumerate(papers)]  # fmt: skip
-    return np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+    return {_id(p): row for p in papers
+            if (row := stored.get(_id(p))) and row.text_hash == _text_hash(p)}  # fmt: skip
+
+
+def vectors(
+    papers: Sequence[Paper],
+    encoder: Encoder,
+    *,
+    session: Session,
+    rows: dict[int, PaperEmbedding] | None = None,
+) -> np.ndarray:
+    """The papers' vectors, one row each in order: the stored ones where model and text are
+    current (`rows`, if already read), the rest computed here and not stored (readers of the
+    week, such as workers, do not write; the next ingest stores them)."""
+    rows = _current(papers, encoder, session) if rows is None else rows
+    stale = [p for p in papers if _id(p) not in rows]
+    fresh = dict(zip(map(_id, stale), encoder.papers(stale), strict=True))
+    found = [fresh[_id(p)] if _id(p) in fresh else np.frombuffer(rows[_id(p)].vector, dtype="<f4")
+             for p in papers]  # fmt: skip
+    return np.vstack(found) if found else np.zeros((0, 0), dtype=np.float32)

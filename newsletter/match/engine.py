@@ -447,15 +447,21 @@ class Matcher:
         the topic's words it does use."""
         keywords = self.papers[index].ai_keywords
         if keywords and self.space is not None:
-            if index not in self._keywords:
-                self._keywords[index] = self.space.encoder.encode(keywords)
-            closeness = self._keywords[index] @ self.space.encoder.topic(topic)
+            closeness = self._keyword_vectors(index) @ self.space.encoder.topic(topic)
             best = int(np.argmax(closeness))
             if closeness[best] >= self._calibration.floor:
                 return keywords[best]
         held = [word for word in topic.split() if (forms := stems(word))
                 and any(forms[0] in f.positions for f in self._fields[index])]  # fmt: skip
         return " ".join(held)
+
+    def _keyword_vectors(self, index: int) -> np.ndarray:
+        assert self.space is not None
+        if self.space.keywords is not None:  # stored at ingest
+            return self.space.keywords[index].astype(np.float32)
+        if index not in self._keywords:
+            self._keywords[index] = self.space.encoder.keywords([self.papers[index]])[0]
+        return self._keywords[index].astype(np.float32)
 
     def picks(
         self,

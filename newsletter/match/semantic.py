@@ -94,6 +94,16 @@ class Encoder:
         titles = self.encode([p.title for p in papers])
         return _unit((1 - TITLE_WEIGHT) * whole + TITLE_WEIGHT * titles)
 
+    def keywords(self, papers: Sequence[Paper]) -> list[np.ndarray]:
+        """Per paper, one vector per AI keyword (rows in order; none without keywords), in
+        float16 as they are stored, so a week read back matches one computed afresh."""
+        texts = [k for p in papers for k in p.ai_keywords]
+        vectors = self.encode(texts).astype(np.float16) if texts else np.zeros((0, 0), np.float16)
+        ends = np.cumsum([len(p.ai_keywords) for p in papers])
+        return [
+            vectors[end - len(p.ai_keywords) : end] for p, end in zip(papers, ends, strict=True)
+        ]
+
 
 @dataclass(frozen=True, eq=False)
 class Space:
@@ -101,6 +111,9 @@ class Space:
 
     encoder: Encoder
     vectors: np.ndarray
+    # Per paper its AI keywords' vectors (`Encoder.keywords`), made at ingest; None: made
+    # when a pick by meaning first shows the paper.
+    keywords: Sequence[np.ndarray] | None = None
 
     def similarity(self, topic: str) -> np.ndarray:
         """The cosine of every paper to the topic."""
