@@ -104,3 +104,14 @@ def test_without_onnx_runtime_it_says_how_to_install_it(monkeypatch) -> None:
     assert "onnxruntime is not installed: pip install 'newsletter[contextual]'" in semantic.why_not(
         "minilm"
     )
+
+
+def test_a_broken_weights_file_is_refused_with_its_reason(minilm, tmp_path) -> None:
+    """The graph is built by a child Python (so workers never import onnx): its failure
+    reaches the operator as one line, and matching goes by words alone."""
+    for item in minilm.iterdir():
+        if item.is_file() and item.name != "model.safetensors":
+            (tmp_path / item.name).symlink_to(item)
+    (tmp_path / "model.safetensors").write_bytes(b"not a safetensors file")
+    assert semantic.load(str(tmp_path)) is None
+    assert f"building the model in {tmp_path} failed:" in semantic.why_not(str(tmp_path))
