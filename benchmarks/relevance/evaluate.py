@@ -55,8 +55,8 @@ def load_judged(judgments: Path, root: Path) -> tuple[list[Paper], dict[str, dic
 
 
 def model() -> str:
-    """The embedding model the digests would use (NEWSLETTER_EMBEDDING_MODEL; the shipped
-    static one by default)."""
+    """The embedding model the digests would use (NEWSLETTER_EMBEDDING_MODEL; all-MiniLM-L6-v2
+    by default)."""
     return get_settings().embedding_model
 
 

