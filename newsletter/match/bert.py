@@ -2,11 +2,12 @@
 sentence-transformers checkpoint of the BERT family (all-MiniLM-L6-v2 and its kin) from its
 folder, with no torch.
 
-The checkpoint's weights are laid into an ONNX graph of BERT's forward pass, built here in
-memory (the `onnx` package), and ONNX Runtime runs it: its fused kernels take about a sixth
-of the time numpy took for the same arithmetic (benchmarks/relevance/README.md).
-It reads each word in its context, so it places papers and topics better than the static
-model. scripts/distill_model.py runs it too, to make the static model from the same weights.
+A child Python (this module run as a script) writes BERT's forward pass as an ONNX graph
+(the `onnx` package) and the checkpoint's weights beside it, quantized; ONNX Runtime runs
+them here: its fused kernels take about a sixth of the time numpy took for the same
+arithmetic (benchmarks/relevance/README.md). It reads each word in its context, so it places
+papers and topics better than the static model: it is the default. scripts/distill_model.py
+runs it too, to make the static model from the same weights.
 """
 
 from __future__ import annotations
@@ -273,8 +274,8 @@ def _require(*modules: str) -> None:
 
 
 def _release_freed_memory() -> None:
-    """Hand back to the system the heap pages that building the session (the float weights,
-    the graph) or embedding many texts freed: glibc keeps them, 100-200 MB here, in every
+    """Hand back to the system the heap pages that building the session (the weights read
+    back, the graph) or embedding many texts freed: glibc keeps them, 100-200 MB here, in every
     worker process."""
     with contextlib.suppress(OSError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
