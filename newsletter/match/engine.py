@@ -429,11 +429,11 @@ class Matcher:
         as in a word hit (rare ones more), from 0 to 1."""
         if not concepts or not indexes:
             return {}
-        occurrences = [self._occurrences(c) for c in concepts]
-        weights = self._weights(occurrences)
-        total = sum(weights)
-        return {i: sum(w for w, o in zip(weights, occurrences, strict=True) if i in o) / total
-                for i in indexes}  # fmt: skip
+        weights = self._weights([self._occurrences(c) for c in concepts])
+        papers = np.array(indexes)
+        held = sum(w * np.isin(papers, self._strength(c)[0], assume_unique=True)
+                   for w, c in zip(weights, concepts, strict=True))  # fmt: skip
+        return dict(zip(indexes, (np.asarray(held) / sum(weights)).tolist(), strict=True))
 
     def _phrase(self, index: int, topic: str) -> str:
         """What the paper itself says that is nearest the topic (once per topic and paper:
