@@ -8,7 +8,12 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --disable-pip-version-check -e . >.venv/install.log 2>&1 \
+# The runtime dependencies from the lock, each file checked against its hash, then the
+# project alone (no dependency resolved at install time). The dev tools are not needed here:
+# scripts/test.sh installs requirements-dev.lock, the same versions and more.
+pip=(.venv/bin/python -m pip install --disable-pip-version-check)
+{ "${pip[@]}" --require-hashes -r requirements.lock && "${pip[@]}" --no-deps -e .; } \
+  >.venv/install.log 2>&1 \
   || { cat .venv/install.log; echo "installing the project failed (log above)" >&2; exit 1; }
 nl=.venv/bin/newsletter
 

@@ -74,7 +74,7 @@ def test_minilm_names_the_packaged_weights_and_refuses_others(monkeypatch) -> No
     encoder = semantic.load("minilm")
     assert encoder is not None and encoder.name == f"all-minilm-l6-v2@{bert.MINILM_SHA256[:12]}"
     monkeypatch.setattr(semantic, "_loaded", {})
-    monkeypatch.setattr(bert, "MINILM_SHA256", "0" * 64)
+    monkeypatch.setitem(bert.MINILM_FILES, "model.safetensors", "0" * 64)
     assert semantic.load("minilm") is None
     assert "does not hold all-MiniLM-L6-v2's weights" in semantic.why_not("minilm")
 
@@ -102,7 +102,8 @@ def test_without_onnx_runtime_it_says_how_to_install_it(monkeypatch) -> None:
     )
     assert semantic.load("minilm") is None
     why = semantic.why_not("minilm")
-    assert "onnxruntime is not installed: pip install newsletter again" in why
+    assert f"onnxruntime is not installed: {bert._REINSTALL}" in why
+    assert "reinstall this project (trending-papers-inbox)" in why
 
 
 def test_a_broken_weights_file_is_refused_with_its_reason(minilm, tmp_path) -> None:
@@ -114,3 +115,37 @@ def test_a_broken_weights_file_is_refused_with_its_reason(minilm, tmp_path) -> N
     (tmp_path / "model.safetensors").write_bytes(b"not a safetensors file")
     assert semantic.load(str(tmp_path)) is None
     assert f"building the model in {tmp_path} failed:" in semantic.why_not(str(tmp_path))
+
+
+def _copy_of(minilm: Path, into: Path) -> Path:
+    """A copy of the checkpoint's pinned files (the weights linked, not copied: unchanged)."""
+    for name in bert.MINILM_FILES:
+        (into / name).parent.mkdir(parents=True, exist_ok=True)
+        if name == "model.safetensors":
+            (into / name).symlink_to(minilm / name)
+        else:
+            (into / name).write_bytes((minilm / name).read_bytes())
+    return into
+
+
+def test_every_pinned_file_of_minilm_is_checked(minilm, tmp_path, monkeypatch) -> None:
+    """Not the weights alone: a tokenizer changed by one byte (a token's id moved, say) or a
+    file missing is refused with one line naming it, and matching goes by words alone."""
+    monkeypatch.setattr(semantic, "_loaded", {})
+    monkeypatch.setattr(semantic, "_why_not", {})
+    folder = _copy_of(minilm, tmp_path / "minilm")
+    monkeypatch.setattr(bert, "minilm_folder", lambda: folder)
+    bert.verify_minilm(folder)  # the copy as it is passes
+
+    tokenizer = folder / "tokenizer.json"
+    tokenizer.write_bytes(tokenizer.read_bytes().replace(b'"[UNK]"', b'"[UNX]"', 1))
+    assert semantic.load("minilm") is None
+    why = semantic.why_not("minilm")
+    assert f"{folder} does not hold all-MiniLM-L6-v2's tokenizer.json (sha256 " in why
+    assert "\n" not in why
+
+    monkeypatch.setattr(semantic, "_loaded", {})
+    tokenizer.write_bytes((minilm / "tokenizer.json").read_bytes())
+    (folder / "1_Pooling" / "config.json").unlink()
+    assert semantic.load("minilm") is None
+    assert "lacks all-MiniLM-L6-v2's 1_Pooling/config.json" in semantic.why_not("minilm")

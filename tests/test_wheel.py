@@ -1,6 +1,8 @@
 """The project as a user installs it: `python -m build`, then the wheel in a fresh virtualenv,
 driven from a folder outside the clone. Templates, migrations and the sample papers must
-come from the installed package, never from the clone."""
+come from the installed package, never from the clone. The wheel and sdist carry our own
+distribution name, and the virtualenv gets its dependencies from requirements.lock alone
+(hash-checked, as the Dockerfile does): a dependency missing from the lock fails here."""
 
 from __future__ import annotations
 
@@ -34,8 +36,13 @@ def sh(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
 
 def test_the_wheel_installs_and_runs_outside_the_clone(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
-    sh(sys.executable, "-m", "build", "--outdir", dist, ROOT, cwd=tmp_path)
+    # No isolation: the build runs on the locked setuptools (requirements-dev.lock), fetched
+    # and hash-checked with the rest, not on a copy downloaded for the build.
+    sh(sys.executable, "-m", "build", "--no-isolation", "--outdir", dist, ROOT, cwd=tmp_path)
     [wheel], [sdist] = list(dist.glob("*.whl")), list(dist.glob("*.tar.gz"))
+    # Named after our distribution, not PyPI's unrelated "newsletter".
+    assert wheel.name == "trending_papers_inbox-0.1.0-py3-none-any.whl"
+    assert sdist.name == "trending_papers_inbox-0.1.0.tar.gz"
     names = set(zipfile.ZipFile(wheel).namelist())
     assert set(SHIPPED) <= names, set(SHIPPED) - names
     with tarfile.open(sdist) as tar:
@@ -46,7 +53,10 @@ def test_the_wheel_installs_and_runs_outside_the_clone(tmp_path: Path) -> None:
 
     venv = tmp_path / "venv"
     sh(sys.executable, "-m", "venv", venv, cwd=tmp_path)
-    sh(venv / "bin" / "python", "-m", "pip", "install", "-q", wheel, cwd=tmp_path)
+    pip = (venv / "bin" / "python", "-m", "pip", "install", "-q")
+    sh(*pip, "--require-hashes", "-r", ROOT / "requirements.lock", cwd=tmp_path)
+    sh(*pip, "--no-deps", wheel, cwd=tmp_path)
+    sh(venv / "bin" / "python", "-m", "pip", "check", cwd=tmp_path)  # nothing left unmet
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

