@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.weekly_run import drop_database, free_port, make_database  # noqa: E402
 from newsletter import db  # noqa: E402
 from newsletter.delivery import ledger  # noqa: E402
-from newsletter.readers import links  # noqa: E402
+from newsletter.readers import links, store  # noqa: E402
 from newsletter.settings import get_settings  # noqa: E402
 
 TOPICS = ["agents", "video generation", "reinforcement learning", "reasoning", "diffusion"]
@@ -56,9 +56,10 @@ def vote_links(url: str) -> list[str]:
     """Both links of every pick sent, as the digests carried them."""
     settings, found = get_settings(), []
     with db.session_scope(url) as session:
+        keys = {r.id: r.link_key for r in store.listing(session=session)}
         for issue_id, reader_id, picks in ledger.sent_picks([1], session=session):
             for pick in picks:
-                vote = links.Feedback(reader_id, pick["paper_id"], issue_id, 1)
+                vote = links.Feedback(reader_id, pick["paper_id"], issue_id, 1, keys[reader_id])
                 found.append(links.feedback_link(settings, vote))
                 found.append(links.feedback_link(settings, vote._replace(vote=-1)))
     return found

@@ -19,7 +19,7 @@ from newsletter.ingest import FeedError, files, hf
 from newsletter.models import Paper, Subscriber
 from newsletter.readers import links as tokens
 from newsletter.readers import store, validate
-from newsletter.settings import Settings
+from newsletter.settings import Settings, get_settings
 from tests.conftest import REAL
 from tests.helpers import count, web_client
 
@@ -212,14 +212,18 @@ def test_web_manage_form_never_fails_badly(
     tried()
     if count(session, Subscriber) == 0:
         store.upsert(
-            "ada@example.com", ["agents"], secret="test-secret-key", confirmed=True, session=session
+            "ada@example.com",
+            ["agents"],
+            keys=("test-secret-key",),
+            confirmed=True,
+            session=session,
         )
         session.commit()
-    reader_id = session.exec(select(Subscriber.id)).one()
+    reader_id, key = session.exec(select(Subscriber.id, Subscriber.link_key)).one()
     session.rollback()
     before = reader_row(session, "ada@example.com")
     client = web_client(raise_server_exceptions=False)
-    token = tokens.make(settings, tokens.Purpose.MANAGE, reader_id)
+    token = tokens.make(settings, tokens.Purpose.MANAGE, tokens.Ref(reader_id, key))
     form = {"topics": topics, "send_day": day, "send_hour": str(hour), "timezone": tz}
     response = client.post(f"/manage/{token}", data=form | {"paused": paused})
     assert response.status_code in (200, 422), response.text[:300]
@@ -308,7 +312,7 @@ def test_a_topic_with_control_characters_is_refused_everywhere(settings, session
     assert count(session, Subscriber) == 0
 
     store.upsert(
-        "bob@example.com", ["agents"], secret="test-secret-key", confirmed=True, session=session
+        "bob@example.com", ["agents"], keys=("test-secret-key",), confirmed=True, session=session
     )
     session.commit()
     before = reader_row(session, "bob@example.com")
@@ -331,6 +335,63 @@ def test_a_topic_with_control_characters_is_refused_everywhere(settings, session
     )
     assert api.status_code == 422 and "control character" in api.json()["detail"]
     assert count(session, Subscriber) == 1 and reader_row(session, "bob@example.com") == before
+
+
+DEEP = 100_000  # levels of nesting: far past any parser's recursion limit
+ATOM = '<feed xmlns="http://www.w3.org/2005/Atom">'
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("deep.json", "[" * DEEP, "invalid JSON: nested too deeply"),
+        ("deep.jsonl", '{"a":' * DEEP, "invalid JSON on line 1: nested too deeply"),
+        ("deep.xml", ATOM + "<a>" * DEEP + "</a>" * DEEP + "</feed>", "holds no papers"),
+        ("open.xml", ATOM + "<a>" * DEEP, "not well-formed XML"),
+    ],
+)
+def test_a_deeply_nested_file_is_one_line_and_writes_nothing(
+    settings, session, tmp_path, name: str, content: str, says: str
+) -> None:
+    """Hostile nesting gets the refusal of any unparseable file, not a RecursionError."""
+    tried()
+    path = tmp_path / name
+    path.write_text(content)
+    result = CliRunner().invoke(cli, ["ingest", "file", str(path)])
+    # Refused (SystemExit(1)), not raised: CliRunner reports a traceback's exit code as 1 too.
+    assert isinstance(result.exception, SystemExit), repr(result.exception)[:300]
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {name}: ") and says in result.output
+    assert result.output.count("\n") == 1
+    assert session.exec(select(func.count()).select_from(Paper)).one() == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_deeply_nested_jsonl_line_is_skipped_and_named(settings, session, tmp_path) -> None:
+    tried()
+    items = json.loads((REAL / "hf_daily_papers_2025-03-12.json").read_text())[:2]
+    path = tmp_path / "papers.jsonl"
+    path.write_text("\n".join([json.dumps(items[0]), '{"a":' * DEEP, json.dumps(items[1])]))
+    result = CliRunner().invoke(cli, ["ingest", "file", str(path), "--featured-on", "2025-03-12"])
+    assert result.exit_code == 0, result.output[-500:]
+    assert "added 2" in result.output and "skipped line 2: invalid JSON" in result.output
+    assert session.exec(select(func.count()).select_from(Paper)).one() == 2
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_deeply_nested_api_answer_is_one_line(settings, session, web, monkeypatch) -> None:
+    tried()
+    web.add("/api/daily_papers", b"[" * DEEP, date="2026-05-12")
+    monkeypatch.setenv("NEWSLETTER_HF_API_URL", f"{web.url}/api/daily_papers")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(cli, ["ingest", "hf", "--date", "2026-05-12"])
+    assert isinstance(result.exception, SystemExit), repr(result.exception)[:300]
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: the Daily Papers API answered with invalid JSON: nested too deeply\n"
+    )
+    assert session.exec(select(func.count()).select_from(Paper)).one() == 0
 
 
 def test_report_how_many_inputs_were_tried() -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from newsletter.ingest import FeedError, files, store
+import newsletter.ingest as ingest
+from newsletter.ingest import FeedError, PaperRecord, files, store
 from newsletter.models import Paper
 from tests.conftest import REAL, FakeWeb
 from tests.helpers import count, invoke
@@ -120,6 +121,7 @@ def test_ingest_file_twice_adds_nothing_and_updates_upvotes(settings, session, t
         "unchanged": 20,
         "embedded": 0,
         "skipped": [],
+        "cut": {},
     }
     assert count(session, Paper) == 21
     paper = session.exec(select(Paper).where(Paper.arxiv_id == data[0]["paper"]["id"])).one()
@@ -276,3 +278,81 @@ def test_file_too_large_is_refused(tmp_path: Path, monkeypatch) -> None:
     path.write_text("[" + " " * 20 + "]")
     with pytest.raises(FeedError, match="larger than"):
         files.parse_file(path)
+
+
+def hostile_day(tmp_path: Path, change: dict[int, dict[str, object]]) -> tuple[Path, list[str]]:
+    """The first five real Daily Papers of 2026-05-12, with `change` applied to the papers
+    at those places; the file and the five ids."""
+    items = json.loads((REAL / "hf_daily_papers_2026-05-12.json").read_text())[:5]
+    for index, fields in change.items():
+        items[index]["paper"].update(fields)
+    path = tmp_path / "day.json"
+    path.write_text(json.dumps(items, ensure_ascii=False))
+    return path, [i["paper"]["id"] for i in items]
+
+
+def test_a_megabyte_title_is_skipped_and_named(settings, session, tmp_path) -> None:
+    path, ids = hostile_day(tmp_path, {1: {"title": "Attention " * 100_000}})  # 1 MB
+    code, out = invoke("ingest", "file", str(path))
+    assert code == 0, out
+    assert "added 4, updated 0, unchanged 0, skipped 1" in out
+    assert f"skipped item 1 ({ids[1]}): title over 500 characters (999999)" in out
+    stored = set(session.exec(select(Paper.arxiv_id)).all())
+    assert stored == set(ids) - {ids[1]}  # the good papers of the same file are all there
+    assert max(len(t) for t in session.exec(select(Paper.title)).all()) < 200
+
+
+def test_5000_authors_are_cut_to_the_cap_and_said(settings, session, tmp_path) -> None:
+    real = json.loads((REAL / "hf_daily_papers_2026-05-12.json").read_text())[0]["paper"]
+    author = real["authors"][0]  # {"_id": ..., "name": ..., "hidden": false}
+    authors = [author | {"name": f"Author {n}"} for n in range(5000)]
+    path, ids = hostile_day(tmp_path, {2: {"authors": authors}, 3: {"authors": authors}})
+    code, out = invoke("ingest", "file", str(path))
+    assert code == 0, out
+    assert "added 5, updated 0, unchanged 0, skipped 0" in out
+    assert f"2 papers: author list cut to 1000 ({ids[2]}, {ids[3]})" in out
+    paper = session.exec(select(Paper).where(Paper.arxiv_id == ids[2])).one()
+    assert paper.authors == [f"Author {n}" for n in range(1000)]  # the first, in order
+    code, out = invoke("ingest", "file", str(path), "--json")
+    assert json.loads(out)["cut"] == {"author list cut to 1000": [ids[2], ids[3]]}
+
+
+def test_every_field_is_held_to_its_cap() -> None:
+    record = PaperRecord(
+        arxiv_id="2605.00001",
+        title="T" * 500,  # at the cap: kept whole
+        abstract="a" * 20_000,
+        featured_on=dt.date(2026, 5, 12),
+        source="hf",
+        authors=["Ada Lovelace", "x" * 201],
+        ai_summary="s" * 1_001,
+        ai_keywords=[f"k{n}" for n in range(150)] + ["k" * 201],
+        categories=[f"cs.{n}" for n in range(30)],
+        github_url="https://github.com/" + "a" * 2_000,
+        project_url="https://example.org/project",
+    )
+    assert len(record.title) == 500 and len(record.abstract) == ingest.ABSTRACT_MAX
+    assert len(record.ai_summary or "") == ingest.SUMMARY_MAX
+    assert record.authors == ["Ada Lovelace"]
+    assert record.ai_keywords == [f"k{n}" for n in range(100)]
+    assert record.categories == [f"cs.{n}" for n in range(20)]
+    assert record.github_url is None and record.project_url == "https://example.org/project"
+    assert record.cut == [
+        "abstract cut to 10000 characters",
+        "AI summary cut to 1000 characters",
+        "author over 200 characters dropped",
+        "AI keyword over 200 characters dropped",
+        "AI keyword list cut to 100",
+        "category list cut to 20",
+        "GitHub link over 2000 characters dropped",
+    ]
+    with pytest.raises(ValueError, match="title over 500 characters"):
+        PaperRecord("2605.00002", "T" * 501, "a", dt.date(2026, 5, 12), "hf")
+
+
+def test_no_real_paper_is_cut() -> None:
+    """The caps sit above everything the real sources hold: nothing of theirs is cut."""
+    for folder, names in ((REAL, EXPECTED), (MORE, MORE_EXPECTED)):
+        for name in names:
+            parsed = files.parse_file(folder / name)
+            assert not parsed.skipped and not ingest.cuts(parsed.records), name

@@ -22,7 +22,7 @@ def planned(session: Session, readers: int) -> list[int]:
         store.upsert(
             f"r{n}@example.com",
             ["agents"],
-            secret="test-secret-key",
+            keys=("test-secret-key",),
             confirmed=True,
             session=session,
         ).id

@@ -99,7 +99,9 @@ def _check_message(msg: EmailMessage, settings, delivery: Delivery, session: Ses
         r"<(https://papers\.example\.com/unsubscribe/([^>]+))>", msg["List-Unsubscribe"]
     )
     assert unsubscribe, msg["List-Unsubscribe"]
-    assert read(settings, Purpose.UNSUBSCRIBE, unsubscribe.group(2)) == [delivery.subscriber_id]
+    assert read(settings, Purpose.UNSUBSCRIBE, unsubscribe.group(2)).reader_id == (
+        delivery.subscriber_id
+    )
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert msg["List-Id"] == "Trending papers <trending-papers.papers.example.com>"
     assert msg["From"] == "Trending Papers <digest@papers.example.com>"
@@ -336,11 +338,11 @@ def test_status_and_preview(week, smtp, settings, tmp_path) -> None:
         "sent_per_minute": 2.0,  # both within the last minute
         "eta_seconds": None,
         "deferred_by_reply": {},
-        "workers_per_minute": {ledger.WORKER: 2},  # this process sent them
+        "workers_per_minute": {ledger.worker(): 2},  # this process sent them
     }
     code, out = invoke("status", "--watch")  # nothing left: one view, then it stops
     assert code == 0 and "rate     2.0/min over the last minute" in out
-    assert f"worker {ledger.WORKER}: 2/min" in out
+    assert f"worker {ledger.worker()}: 2/min" in out
     target = tmp_path / "ada.html"
     code, out = invoke(
         "preview", "ada@example.com", "--issue-date", "2026-05-18", "--out", str(target)

@@ -9,7 +9,9 @@ import time
 from collections import Counter
 
 import pytest
+from sqlmodel import select
 
+from newsletter.models import Delivery
 from tests.conftest import REAL, SmtpServer
 from tests.helpers import MONDAY, run, settled, tick, wait_for
 
@@ -88,3 +90,24 @@ def test_a_stale_week_is_not_sent_late(papers, workers, smtp, session) -> None:
     wait_for(settled(session, 1), 60, "the current week's delivery")
     [(_, msg)] = smtp.received
     assert ".2026-W22." in msg["Message-ID"]
+
+
+def test_each_pool_process_claims_under_its_own_pid(
+    papers, workers, smtp: SmtpServer, session, tmp_path
+) -> None:
+    """`newsletter status` shows each worker process's pace from the claims' labels, so a
+    prefork child must claim under its own pid, not the one its parent had when it imported
+    the ledger before forking the pool."""
+    readers = tmp_path / "readers.csv"
+    readers.write_text("email,topics\n" + "".join(f"r{n}@example.com,agents\n" for n in range(40)))
+    run("subscribers", "import", str(readers), "--confirmed")
+    smtp.delay = 0.05  # a batch of 10 takes ~0.5 s: the pool's two processes overlap
+    workers.start("w1", concurrency=2)
+    tick(MONDAY.replace(hour=8))
+    wait_for(settled(session, 40), 60, "the 40 readers' deliveries")
+    session.expire_all()
+    claims = session.exec(select(Delivery.claimed_by)).all()
+    session.rollback()
+    pids = {int(str(c).rpartition(":")[0].rpartition("-")[2]) for c in claims}
+    assert len(pids) >= 2, claims  # both children of the pool sent
+    assert workers.procs["w1"].pid not in pids  # the parent sends nothing itself

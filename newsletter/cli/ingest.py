@@ -36,6 +36,18 @@ def _save(parsed: Parsed, as_json: bool) -> None:
     )
     for reason in report.skipped:
         click.echo(f"  skipped {reason}")
+    for what, ids in report.cut.items():
+        click.echo(f"  {_papers(len(ids))}: {what} ({_first(ids)})")
+
+
+def _papers(n: int) -> str:
+    return f"{n} paper" if n == 1 else f"{n} papers"
+
+
+def _first(ids: list[str], shown: int = 5) -> str:
+    """The first few ids: a file of thousands of over-long abstracts is one line, not thousands."""
+    more = f", and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(ids[:shown]) + more
 
 
 def _week_days(week: str) -> list[dt.date]:

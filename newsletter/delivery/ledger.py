@@ -35,9 +35,15 @@ MAX_ATTEMPTS = 5
 _CHUNK = 1000
 _ANALYZE_AFTER = 10_000
 _ERROR_MAX = 500
-# Who claims: kept on the row after sending, so `newsletter status` can say which worker
-# process sent what, and how fast.
-WORKER = f"{socket.gethostname()[:40]}-{os.getpid()}"
+_HOST = socket.gethostname()[:40]
+
+
+def worker() -> str:
+    """Who claims: this host and process, kept on the row after sending, so `newsletter
+    status` can say which worker process sent what, and how fast. The pid is read at each
+    claim, not at import: Celery's parent imports this module before its pool forks, and
+    every child would otherwise claim under the parent's pid."""
+    return f"{_HOST}-{os.getpid()}"
 
 
 def ensure_pending(issue_id: int, subscriber_ids: Sequence[int], *, session: Session) -> list[int]:
@@ -129,7 +135,7 @@ def claim(
     The UPDATE's WHERE re-checks the state, so of two racing claims only one matches a row.
     With `weeks`, deliveries of other weeks' issues are left alone (never sent late).
     """
-    now, token = utcnow(), f"{WORKER}:{uuid.uuid4().hex[:12]}"
+    now, token = utcnow(), f"{worker()}:{uuid.uuid4().hex[:12]}"
     where = [col(Delivery.id).in_(list(ids)), _claimable(now, lease)]
     if weeks is not None:
         where.append(

@@ -16,10 +16,9 @@ from xml.etree.ElementTree import Element
 import httpx
 from defusedxml import ElementTree
 
-from newsletter.ingest import FeedError, PaperRecord, Parsed, clean_arxiv_id
+from newsletter.ingest import FeedError, PaperRecord, Parsed, clean_arxiv_id, line
 from newsletter.ingest.http import get_with_retries
 from newsletter.settings import Settings
-from newsletter.text import one_line
 
 NS = {
     "atom": "http://www.w3.org/2005/Atom",
@@ -68,13 +67,11 @@ def _atom_record(entry: Element) -> PaperRecord:
     published = dt.datetime.fromisoformat(_text(entry, "atom:published").replace("Z", "+00:00"))
     return PaperRecord(
         arxiv_id=clean_arxiv_id(_text(entry, "atom:id")),
-        title=one_line(_text(entry, "atom:title"), 500),
-        abstract=one_line(_text(entry, "atom:summary"), 10_000),
+        title=line(_text(entry, "atom:title")),
+        abstract=line(_text(entry, "atom:summary")),
         featured_on=published.date(),
         source="arxiv",
-        authors=[
-            one_line(n.text, 200) for n in entry.findall("atom:author/atom:name", NS) if n.text
-        ],
+        authors=[line(n.text) for n in entry.findall("atom:author/atom:name", NS) if n.text],
         published_at=published,
         categories=[c.get("term", "") for c in entry.findall("atom:category", NS) if c.get("term")],
     )
@@ -90,11 +87,11 @@ def _oai_record(meta: Element) -> PaperRecord:
     )
     return PaperRecord(
         arxiv_id=clean_arxiv_id(_text(meta, "arx:id", OAI)),
-        title=one_line(_text(meta, "arx:title", OAI), 500),
-        abstract=one_line(_text(meta, "arx:abstract", OAI), 10_000),
+        title=line(_text(meta, "arx:title", OAI)),
+        abstract=line(_text(meta, "arx:abstract", OAI)),
         featured_on=created,
         source="arxiv",
-        authors=[one_line(name, 200) for name in names if name.strip()],
+        authors=[line(name) for name in names if name.strip()],
         published_at=dt.datetime.combine(created, dt.time(), tzinfo=dt.UTC),
         categories=(meta.findtext("arx:categories", "", OAI) or "").split(),
     )
@@ -114,11 +111,11 @@ def _rss_record(item: Element, day: dt.date) -> PaperRecord:
     category = item.findtext("category")
     return PaperRecord(
         arxiv_id=clean_arxiv_id(_text(item, "link")),
-        title=one_line(_text(item, "title"), 500),
-        abstract=one_line(abstract, 10_000),
+        title=line(_text(item, "title")),
+        abstract=line(abstract),
         featured_on=day,
         source="arxiv",
-        authors=[one_line(a, 200) for a in creators.split(",") if a.strip()],
+        authors=[line(a) for a in creators.split(",") if a.strip()],
         categories=[category] if category else [],
     )
 

@@ -5,12 +5,11 @@ told from the content, not the name."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from newsletter.ingest import FeedError, Parsed, arxiv, hf, kaggle
+from newsletter.ingest import FeedError, Parsed, arxiv, hf, kaggle, load_json
 
 MAX_BYTES = 64 * 1024 * 1024
 
@@ -54,7 +53,7 @@ def _parse(content: bytes, featured_on: dt.date | None) -> Parsed:
 
 def _json(content: bytes) -> object:
     try:
-        return json.loads(content)
+        return load_json(content)
     except (ValueError, UnicodeDecodeError) as exc:
         raise FeedError(f"invalid JSON: {exc}") from exc
 
@@ -66,7 +65,7 @@ def _jsonl(content: bytes, featured_on: dt.date | None) -> Parsed:
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
+            item = load_json(line)
         except (ValueError, UnicodeDecodeError) as exc:
             if number == 1:
                 raise FeedError(f"invalid JSON on line 1: {exc}") from exc

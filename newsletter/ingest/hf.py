@@ -8,7 +8,16 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ValidationError, field_validator
 
-from newsletter.ingest import FeedError, NonBlank, PaperRecord, Parsed, clean_arxiv_id, safe_url
+from newsletter.ingest import (
+    FeedError,
+    NonBlank,
+    PaperRecord,
+    Parsed,
+    clean_arxiv_id,
+    line,
+    load_json,
+    safe_url,
+)
 from newsletter.ingest.http import get_with_retries
 from newsletter.settings import Settings
 from newsletter.text import one_line
@@ -62,15 +71,15 @@ def _record(item: _Item, featured_on: dt.date | None) -> PaperRecord:
         raise ValueError("no featured date")
     return PaperRecord(
         arxiv_id=paper.id,
-        title=one_line(paper.title, 500),
-        abstract=one_line(paper.summary, 10_000),
+        title=line(paper.title),
+        abstract=line(paper.summary),
         featured_on=day,
         source="hf",
-        authors=[one_line(a.name, 200) for a in paper.authors or [] if a.name.strip()],
+        authors=[line(a.name) for a in paper.authors or [] if a.name.strip()],
         published_at=paper.publishedAt,
         upvotes=max(paper.upvotes, 0),
-        ai_summary=one_line(paper.ai_summary, 1000) or None,
-        ai_keywords=[one_line(k, 200) for k in paper.ai_keywords or []],
+        ai_summary=line(paper.ai_summary) or None,
+        ai_keywords=[line(k) for k in paper.ai_keywords or []],
         github_url=safe_url(paper.githubRepo),
         project_url=safe_url(paper.projectPage),
     )
@@ -99,7 +108,8 @@ def fetch_day(client: httpx.Client, day: dt.date, *, settings: Settings) -> Pars
         client, settings.hf_api_url, params={"date": day.isoformat()}, settings=settings
     )
     try:
-        data = response.json()
+        data = load_json(response.content)
     except ValueError as exc:
-        raise httpx.DecodingError(f"Daily Papers API answered with invalid JSON: {exc}") from exc
+        # FeedError, not httpx's DecodingError, which the CLI would show as a traceback.
+        raise FeedError(f"the Daily Papers API answered with invalid JSON: {exc}") from exc
     return parse_items(data, featured_on=day)

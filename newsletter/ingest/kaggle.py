@@ -9,8 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from newsletter.ingest import NonBlank, PaperRecord, clean_arxiv_id
-from newsletter.text import one_line
+from newsletter.ingest import NonBlank, PaperRecord, clean_arxiv_id, line
 
 
 class _Version(BaseModel):
@@ -39,8 +38,8 @@ def parse_item(raw: Any) -> PaperRecord:
     first = parsedate_to_datetime(item.versions[0].created)
     return PaperRecord(
         arxiv_id=clean_arxiv_id(item.id),
-        title=one_line(item.title, 500),
-        abstract=one_line(item.abstract, 10_000),
+        title=line(item.title),
+        abstract=line(item.abstract),
         featured_on=first.date(),
         source="arxiv",
         authors=[_name(parts) for parts in item.authors_parsed if parts and parts[0].strip()],
@@ -52,4 +51,4 @@ def parse_item(raw: Any) -> PaperRecord:
 def _name(parts: list[str]) -> str:
     """["Nadolsky", "P. M.", ""] -> "P. M. Nadolsky"."""
     last, first, suffix = [*parts, "", ""][:3]
-    return one_line(" ".join(p for p in (first, last, suffix) if p.strip()), 200)
+    return line(" ".join(p for p in (first, last, suffix) if p.strip()))

@@ -9,12 +9,13 @@ import datetime as dt
 import hashlib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, delete, select
 
-from newsletter.ingest import PaperRecord, Parsed
+from newsletter.ingest import PaperRecord, Parsed, cuts
 from newsletter.match.semantic import Encoder, Space, text_of
 from newsletter.models import Paper, PaperEmbedding, utcnow
 
@@ -40,6 +41,7 @@ class IngestReport:
     unchanged: int = 0
     embedded: int = 0
     skipped: list[str] = field(default_factory=list)
+    cut: dict[str, list[str]] = field(default_factory=dict)  # what was cut: from which papers
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -47,8 +49,8 @@ class IngestReport:
 
 def upsert(parsed: Parsed, *, session: Session, encoder: Encoder | None = None) -> IngestReport:
     """Store the papers; with an encoder, embed every paper that has no current vector."""
-    report = IngestReport(skipped=list(parsed.skipped))
     records = _dedupe(parsed.records)
+    report = IngestReport(skipped=list(parsed.skipped), cut=cuts(records.values()))
     ids = list(records)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
@@ -79,7 +81,7 @@ def _apply(
     record: PaperRecord, paper: Paper | None, report: IngestReport, session: Session
 ) -> None:
     if paper is None:
-        session.add(Paper(**asdict(record)))
+        session.add(Paper(**_columns(record)))
         report.added += 1
         return
     changed, before = False, _text_hash(paper)
@@ -96,6 +98,12 @@ def _apply(
         session.exec(delete(PaperEmbedding).where(col(PaperEmbedding.paper_id) == paper.id))
     report.updated += changed
     report.unchanged += not changed
+
+
+def _columns(record: PaperRecord) -> dict[str, Any]:
+    columns = asdict(record)
+    del columns["cut"]  # what the caps cut is said in the report, not stored
+    return columns
 
 
 def _window(start: dt.date, end: dt.date) -> ColumnElement[bool]:
