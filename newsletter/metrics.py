@@ -127,5 +127,6 @@ def exposition(settings: Settings) -> bytes:
 
 
 def serve(settings: Settings, port: int) -> None:
-    """/metrics on a port of its own (a thread), kept apart from the readers' pages."""
-    start_http_server(port, registry=_Everything(settings))
+    """/metrics on a port of its own (a thread), kept apart from the readers' pages, on
+    NEWSLETTER_METRICS_HOST (127.0.0.1 unless the operator opens it)."""
+    start_http_server(port, addr=settings.metrics_host, registry=_Everything(settings))

@@ -9,15 +9,21 @@ written whole with their row, and JSON works the same on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def new_link_key() -> int:
+    """A reader's link key: random, never 0 (the key of readers from before keys)."""
+    return secrets.randbelow(2**48 - 1) + 1
 
 
 class SubscriberStatus(StrEnum):
@@ -54,6 +60,8 @@ class Subscriber(SQLModel, table=True):
     paused: bool = False  # confirmed, but no digests until resumed
     bounces: int = 0  # permanent refusals in a row; suppressed at the configured limit
     feed_key: int = 0  # in the private feed's link; raised to revoke the old link
+    # In every link of the reader's (readers/links.py); a new one revokes them all.
+    link_key: int = Field(default_factory=new_link_key, sa_type=BigInteger)
     # "Never" topics: a paper matching one (by words or meaning) is never picked. Free text,
     # or "author:Name" (newsletter/match/interests.py reads this form).
     exclusions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -1,8 +1,9 @@
 """Settings: every knob an operator can turn, read from NEWSLETTER_* variables and `.env`.
 
 The defaults run on one laptop (SQLite file, SMTP on localhost:1025, Redis on
-localhost:6379). Outside development a placeholder secret key is refused,
-because every link in every email is signed with it.
+localhost:6379). Outside development every process refuses to start on a secret key that
+could be guessed or on the localhost base URL (`production_problems`), because every link
+in every email is signed with the one and points at the other.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-not-secret"
+DEFAULT_BASE_URL = "http://localhost:8000"
+MIN_SECRET_BYTES = 32  # `newsletter secret new` makes 48
 
 
 class SmtpTls(StrEnum):
@@ -46,9 +49,12 @@ class Settings(BaseSettings):
 
     # `NEWSLETTER_FROM`: "Name <address>" or a bare address.
     sender: str = Field("Trending Papers <digest@example.com>", alias="NEWSLETTER_FROM")
-    base_url: str = "http://localhost:8000"
+    base_url: str = DEFAULT_BASE_URL
     postal_address: str = "Trending Papers, 1 Example Street, 00000 Example City"
     secret_key: SecretStr = SecretStr(DEV_SECRET)
+    # The key before the last rotation: links signed with it still work, new ones use the
+    # current key. Drop it once the links it signed may have expired (the manage links').
+    secret_key_previous: SecretStr = SecretStr("")
     list_id: str = "trending-papers"
     # Optional DKIM signing: selector, and the private key as PEM text or a path to it.
     dkim_selector: str = ""
@@ -72,6 +78,9 @@ class Settings(BaseSettings):
 
     # Readers' side (the web app).
     confirm_max_age_days: int = Field(7, ge=1)
+    # A manage link older than this shows a form that mails a fresh one; unsubscribe links
+    # work as long as the reader's link key does (RFC 8058).
+    manage_link_days: int = Field(90, ge=1)
     subscribe_limit_per_ip: int = Field(20, ge=1)  # requests per hour per client address
     subscribe_limit_per_email: int = Field(3, ge=1)  # requests per hour per address
     suppress_after_bounces: int = Field(3, ge=1)
@@ -85,10 +94,13 @@ class Settings(BaseSettings):
     bounce_address: str = ""
     bounce_imap_url: SecretStr = SecretStr("")
     bounce_maildir: str = ""
-    # Prometheus metrics (newsletter/metrics.py): `newsletter web` serves /metrics, or on a
-    # port of its own when metrics_port is set (then not on the readers' port).
+    # Prometheus metrics (newsletter/metrics.py): on a port of their own, bound to
+    # metrics_host, when metrics_port is set; on the readers' port only behind
+    # `Authorization: Bearer <metrics_token>`. With neither, nothing serves them.
     metrics_enabled: bool = True
     metrics_port: int = Field(0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_token: SecretStr = SecretStr("")
     # Signs relays' bounce and complaint events to POST /hooks/bounces (web/hooks.py).
     webhook_secret: SecretStr = SecretStr("")
     # A topic is suggested on the public subscribe page only when this many readers share it.
@@ -146,10 +158,41 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secret(self) -> Settings:
-        if self.env != "development" and self.secret_key.get_secret_value() in ("", DEV_SECRET):
-            raise ValueError("NEWSLETTER_SECRET_KEY must be set outside development")
+    def _refuse_unsafe_outside_development(self) -> Settings:
+        if self.env != "development" and (problems := self.production_problems()):
+            raise ValueError(f"refusing to start with NEWSLETTER_ENV={self.env}: {problems[0]}")
         return self
+
+    def production_problems(self) -> list[str]:
+        """What makes these settings unsafe to serve readers with, worst first."""
+        secret = self.secret_key.get_secret_value()
+        problems = []
+        if secret in ("", DEV_SECRET):
+            problems.append(
+                "NEWSLETTER_SECRET_KEY is unset or the development placeholder, so anyone can "
+                "forge readers' links; set one made by `newsletter secret new`"
+            )
+        elif len(secret.encode()) < MIN_SECRET_BYTES:
+            problems.append(
+                f"NEWSLETTER_SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes; set one made "
+                "by `newsletter secret new`"
+            )
+        previous = self.secret_key_previous.get_secret_value()
+        if previous and previous in (DEV_SECRET, secret):
+            problems.append("NEWSLETTER_SECRET_KEY_PREVIOUS must be the key before the current one")
+        if self.base_url == DEFAULT_BASE_URL:
+            problems.append(
+                "NEWSLETTER_BASE_URL is the development default (localhost); set the public "
+                "URL readers' links point at"
+            )
+        return problems
+
+    @property
+    def signing_keys(self) -> tuple[str, ...]:
+        """The keys links are checked against, current first; new links use the first."""
+        previous = self.secret_key_previous.get_secret_value()
+        current = self.secret_key.get_secret_value()
+        return (current, previous) if previous else (current,)
 
     @property
     def delivery_lease(self) -> dt.timedelta:
@@ -182,6 +225,14 @@ def _address(sender: str) -> tuple[str, str]:
 @lru_cache(maxsize=4)
 def _pem(value: str) -> bytes:
     return value.encode() if value.startswith("-----BEGIN") else Path(value).read_bytes()
+
+
+def settings_message(exc: ValidationError) -> str:
+    """One line for settings the environment got wrong: the first error, and which setting
+    it is about unless it is about several (a refusal to start)."""
+    err = exc.errors()[0]
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"invalid setting {err['loc']}: {msg}" if err["loc"] else msg
 
 
 @lru_cache(maxsize=1)

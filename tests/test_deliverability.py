@@ -99,6 +99,7 @@ def test_doctor_says_what_to_fix(settings, smtp, dkim_key, monkeypatch) -> None:
     path, record = dkim_key
     for key, value in {
         "NEWSLETTER_POSTAL_ADDRESS": "Papers Ltd, 5 Main St, 10115 Berlin",
+        "NEWSLETTER_SECRET_KEY": "a-test-secret-of-more-than-32-bytes-0123456789",
         "NEWSLETTER_DKIM_SELECTOR": "news2026",
         "NEWSLETTER_DKIM_PRIVATE_KEY": path,
     }.items():

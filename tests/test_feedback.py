@@ -234,7 +234,7 @@ def test_a_reader_without_votes_keeps_exactly_the_ranking(week1, session) -> Non
 def test_exclusions_from_the_manage_page(week1, session) -> None:
     client = web_client()
     ada = session.exec(select(Subscriber).where(Subscriber.email == "ada@example.com")).one()
-    manage = path_of(links.link(get_settings(), links.Purpose.MANAGE, ada.id))  # type: ignore[arg-type]
+    manage = path_of(links.link(get_settings(), links.Purpose.MANAGE, ada))  # type: ignore[arg-type]
     page = client.get(manage).text
     assert "Never send papers about" in page and "If your next digest went out now" in page
     form = {"topics": TOPIC, "send_day": "mon", "send_hour": "8", "timezone": "UTC"}

@@ -35,12 +35,23 @@ def ledger(session: Session) -> dict[str, int]:
     return {str(status): n for status, n in rows}
 
 
-def test_a_send_counted_as_the_ledger_has_it(papers, smtp: SmtpServer, session) -> None:
+TOKEN = "operator-metrics-token"
+
+
+def metrics_client(monkeypatch):
+    """The web app with /metrics on the readers' port, behind the bearer token."""
+    monkeypatch.setenv("NEWSLETTER_METRICS_TOKEN", TOKEN)
+    get_settings.cache_clear()
+    return web_client(headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+def test_a_send_counted_as_the_ledger_has_it(papers, smtp: SmtpServer, session,
+                                             monkeypatch) -> None:  # fmt: skip
     for n in range(4):
         run("subscribers", "add", f"r{n}@example.com", "--topic", "agents", "--confirmed")
     run("subscribers", "add", "poet@example.com", "--topic", "medieval poetry", "--confirmed")
     smtp.refuse_rcpt["r3@example.com"] = "550 5.1.1 no such user"
-    client = web_client()
+    client = metrics_client(monkeypatch)
     before = scrape(client.get("/metrics").text)
     run("send", "--issue-date", "2026-05-12")
     response = client.get("/metrics")
@@ -74,9 +85,17 @@ def test_a_send_counted_as_the_ledger_has_it(papers, smtp: SmtpServer, session) 
 
 
 def test_off_or_on_a_port_of_its_own(settings, monkeypatch) -> None:
+    assert web_client().get("/metrics").status_code == 404  # by default not on readers' port
+    assert "warn  metrics are served nowhere" in invoke("doctor")[1]
+    client = metrics_client(monkeypatch)
+    assert client.get("/metrics").status_code == 200
+    for wrong in ("", "Bearer", f"Bearer {TOKEN}x", f"Basic {TOKEN}"):
+        answer = client.get("/metrics", headers={"Authorization": wrong})
+        assert answer.status_code == 401 and "newsletter_" not in answer.text
     monkeypatch.setenv("NEWSLETTER_METRICS_ENABLED", "false")
     get_settings.cache_clear()
-    assert web_client().get("/metrics").status_code == 404
+    assert metrics_client(monkeypatch).get("/metrics").status_code == 404
+    monkeypatch.delenv("NEWSLETTER_METRICS_TOKEN")
     port = free_port()
     monkeypatch.setenv("NEWSLETTER_METRICS_ENABLED", "true")
     monkeypatch.setenv("NEWSLETTER_METRICS_PORT", str(port))
@@ -87,6 +106,10 @@ def test_off_or_on_a_port_of_its_own(settings, monkeypatch) -> None:
     assert f"ok    metrics served at http://127.0.0.1:{port}/metrics" in invoke("doctor")[1]
     answer = httpx.get(f"http://127.0.0.1:{port}/metrics")
     assert answer.status_code == 200 and "newsletter_readers" in answer.text
+    # Bound to 127.0.0.1 alone, not every interface: another address of this machine (even
+    # 127.0.0.2, which 0.0.0.0 would answer on) gets nothing.
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.2:{port}/metrics", timeout=2)
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -114,9 +137,8 @@ def test_worker_processes_add_up(papers, workers, smtp: SmtpServer, session, tmp
     # One folder for all, read by the web process, adds up the same.
     monkeypatch.setenv("NEWSLETTER_METRICS_PORT", "0")
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared / "w1"))
-    get_settings.cache_clear()
-    alone = value(scrape(web_client().get("/metrics").text), "newsletter_digests_total",
-                  outcome="sent")  # fmt: skip
+    alone = value(scrape(metrics_client(monkeypatch).get("/metrics").text),
+                  "newsletter_digests_total", outcome="sent")  # fmt: skip
     assert alone == sent[0]
     assert session.exec(select(MailEvent)).first() is None
     # `newsletter status`, from any machine: each worker process's pace, slowest first.

@@ -11,15 +11,20 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from pydantic import ValidationError
 
-from newsletter.readers.links import Purpose, _cached_serializer, make
+from newsletter.readers.links import Purpose, Ref, _cached_serializer, make
 from newsletter.settings import Settings, get_settings
 from tests.helpers import invoke, web_client
 
 
 def test_placeholder_secret_is_refused_outside_development(monkeypatch) -> None:
-    with pytest.raises(ValidationError, match="NEWSLETTER_SECRET_KEY must be set"):
-        Settings(env="production")
-    assert Settings(env="production", secret_key="a-real-secret").env == "production"
+    url = "https://papers.example.com"
+    with pytest.raises(ValidationError, match="NEWSLETTER_SECRET_KEY is unset or the development"):
+        Settings(env="production", base_url=url)
+    with pytest.raises(ValidationError, match="NEWSLETTER_SECRET_KEY is shorter than 32 bytes"):
+        Settings(env="production", base_url=url, secret_key="a-real-secret")
+    with pytest.raises(ValidationError, match="NEWSLETTER_BASE_URL is the development default"):
+        Settings(env="production", secret_key="k" * 32)
+    assert Settings(env="production", base_url=url, secret_key="k" * 32).env == "production"
     monkeypatch.setenv("NEWSLETTER_ENV", "production")
     monkeypatch.delenv("NEWSLETTER_SECRET_KEY", raising=False)
     get_settings.cache_clear()
@@ -27,7 +32,8 @@ def test_placeholder_secret_is_refused_outside_development(monkeypatch) -> None:
         code, out = invoke("status")
     finally:
         get_settings.cache_clear()
-    assert code == 1 and "NEWSLETTER_SECRET_KEY must be set" in out and out.count("\n") == 1
+    assert code == 1 and out.count("\n") == 1
+    assert out.startswith("Error: refusing to start with NEWSLETTER_ENV=production: ")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -59,7 +65,7 @@ def test_valid_signature_for_a_reader_that_does_not_exist_is_the_same_404(settin
         (Purpose.UNSUBSCRIBE, "unsubscribe"),
         (Purpose.CONFIRM, "confirm"),
     ):
-        missing = client.get(f"/{path}/{make(get_settings(), purpose, 999_999)}")
+        missing = client.get(f"/{path}/{make(get_settings(), purpose, Ref(999_999, 1))}")
         tampered = client.get(f"/{path}/not-a-token")
         assert missing.status_code == tampered.status_code == 404
         pages.update({missing.text, tampered.text})
@@ -76,7 +82,10 @@ def test_link_pages_answer_alike_and_in_similar_time(settings) -> None:
         (Purpose.UNSUBSCRIBE, "unsubscribe"),
         (Purpose.CONFIRM, "confirm"),
     ):
-        links = {"gone": f"/{path}/{make(settings, purpose, 999_999)}", "bad": f"/{path}/x.y.z"}
+        links = {
+            "gone": f"/{path}/{make(settings, purpose, Ref(999_999, 1))}",
+            "bad": f"/{path}/x.y.z",
+        }
         timings: dict[str, list[float]] = {kind: [] for kind in links}
         answers = set()
         for _ in range(15):
@@ -119,11 +128,11 @@ def test_links_are_itsdangerous_tokens_signed_alike(settings) -> None:
 
     secret = settings.secret_key.get_secret_value()
     for purpose in Purpose:
-        ours = _cached_serializer(secret, purpose)
+        ours = _cached_serializer((secret,), purpose)
         stock = URLSafeTimedSerializer(secret, salt=f"newsletter.{purpose}", signer=AtNoon)
         for payload in ([7], [123456, 42], "reader@example.com", "x" * 300):
             assert type(ours)(secret, salt=ours.salt, signer=AtNoon).dumps(payload) == (
                 stock.dumps(payload)
             )
             assert ours.loads(stock.dumps(payload)) == payload
-        assert stock.loads(make(settings, purpose, 7)) == [7]
+        assert stock.loads(make(settings, purpose, Ref(7, 5))) == [7, 5]

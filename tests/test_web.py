@@ -223,7 +223,7 @@ def test_expired_confirm_link_offers_a_new_one(client, session, smtp, monkeypatc
     ada = reader(session)
     week_ago = int(time.time()) - 8 * 24 * 3600
     monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp", lambda self: week_ago)
-    old = path_of(link(get_settings(), Purpose.CONFIRM, ada.id))  # type: ignore[union-attr,arg-type]
+    old = path_of(link(get_settings(), Purpose.CONFIRM, ada))  # type: ignore[arg-type]
     monkeypatch.undo()
     for response in (client.get(old), client.post(old)):
         assert response.status_code == 410 and "expired" in response.text
@@ -239,7 +239,7 @@ def test_bad_tokens_are_404_on_every_route(client, session) -> None:
     run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
     ada = reader(session)
     settings = get_settings()
-    good = {p: make(settings, p, ada.id) for p in Purpose}  # type: ignore[union-attr,arg-type]
+    good = {p: make(settings, p, ada) for p in Purpose}  # type: ignore[arg-type]
     bad = {
         "tampered": good[Purpose.MANAGE][:-3] + "abc",
         "truncated": good[Purpose.MANAGE][:10],
@@ -271,7 +271,7 @@ def test_bad_tokens_are_404_on_every_route(client, session) -> None:
 
 def test_manage_form_keeps_every_edit_beside_an_error(client, session) -> None:
     run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
-    path = path_of(link(get_settings(), Purpose.MANAGE, reader(session).id))  # type: ignore[union-attr,arg-type]
+    path = path_of(link(get_settings(), Purpose.MANAGE, reader(session)))  # type: ignore[arg-type]
     edits = {"topics": "agents\nsparse autoencoders", "send_day": "fri", "send_hour": "18",
              "timezone": "Mars/Olympus_Mons", "paused": "true"}  # fmt: skip
     refused = client.post(path, data=edits)
@@ -294,7 +294,7 @@ def test_manage_form_keeps_every_edit_beside_an_error(client, session) -> None:
 
 def test_manage_changes_topics_schedule_and_pause(client, session) -> None:
     run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
-    path = path_of(link(get_settings(), Purpose.MANAGE, reader(session).id))  # type: ignore[union-attr,arg-type]
+    path = path_of(link(get_settings(), Purpose.MANAGE, reader(session)))  # type: ignore[arg-type]
     page = client.get(path)
     assert page.status_code == 200 and "agents" in page.text
     saved = client.post(
@@ -325,7 +325,7 @@ def test_manage_changes_topics_schedule_and_pause(client, session) -> None:
 
 def test_unsubscribe_button_and_one_click(client, session, settings) -> None:
     run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
-    url = link(get_settings(), Purpose.UNSUBSCRIBE, reader(session).id)  # type: ignore[union-attr,arg-type]
+    url = link(get_settings(), Purpose.UNSUBSCRIBE, reader(session))  # type: ignore[arg-type]
     page = client.get(path_of(url))
     assert page.status_code == 200 and "Unsubscribe" in page.text
     assert reader(session).status == SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
@@ -340,15 +340,19 @@ def test_unsubscribe_button_and_one_click(client, session, settings) -> None:
     # Reopened, the link says so and offers the way back; the manage page offers it too.
     again = client.get(path_of(url))
     assert "You are unsubscribed" in again.text and "Subscribe again" in again.text
-    manage = path_of(link(get_settings(), Purpose.MANAGE, reader(session).id))  # type: ignore[union-attr,arg-type]
+    manage = path_of(link(get_settings(), Purpose.MANAGE, reader(session)))  # type: ignore[arg-type]
     assert "Subscribe again" in client.get(manage).text
     back = client.post(path_of(url) + "/undo")
     assert back.status_code == 200 and "Pause instead" in back.text
     assert reader(session).status == SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
     paused = client.post(path_of(url) + "/pause")
-    assert paused.status_code == 200 and "/manage/" in paused.text
+    # No manage link from a link that never expires: a Resume button on this same link.
+    assert paused.status_code == 200 and "/manage/" not in paused.text
+    assert f'action="{path_of(url)}/undo"' in paused.text and ">Resume<" in paused.text
     ada = reader(session)
     assert ada.status == SubscriberStatus.CONFIRMED and ada.paused  # type: ignore[union-attr]
+    client.post(path_of(url) + "/undo")
+    assert not reader(session).paused  # type: ignore[union-attr]
 
 
 def test_a_refused_subscribe_form_points_at_the_field(client) -> None:
@@ -398,7 +402,7 @@ def test_a_private_feed_of_ones_own_digests_that_can_be_revoked(client, session,
     for email in ("ada@example.com", "bob@example.com"):
         run("subscribers", "add", email, "--topic", "agents", "--confirmed")
     run("send", "--issue-date", "2026-05-12")
-    manage = path_of(link(get_settings(), Purpose.MANAGE, reader(session).id))  # type: ignore[union-attr,arg-type]
+    manage = path_of(link(get_settings(), Purpose.MANAGE, reader(session)))  # type: ignore[arg-type]
     feed = re.search(
         r'href="(https://papers\.example\.com/feed/[^"]+\.atom)"', client.get(manage).text
     )
@@ -438,7 +442,7 @@ def test_delete_my_data_leaves_no_row_and_a_bounced_address_stays_unmailed(
     smtp.refuse_rcpt["bob@example.com"] = "550 5.1.1 no such user"
     run("send", "--issue-date", "2026-05-12")  # Ada gets hers; Bob's mailbox refuses it
     for email in ("ada@example.com", "bob@example.com"):
-        manage = path_of(link(get_settings(), Purpose.MANAGE, reader(session, email).id))  # type: ignore[union-attr,arg-type]
+        manage = path_of(link(get_settings(), Purpose.MANAGE, reader(session, email)))  # type: ignore[arg-type]
         assert "Delete my data" in client.get(manage).text
         gone = client.post(manage + "/forget")
         assert gone.status_code == 200 and "Your data is deleted" in gone.text
@@ -491,9 +495,8 @@ def test_digest_links_and_view_in_browser(client, session, smtp) -> None:
         r"View in browser: \S+/issues/(\S+)",
         smtp.messages_to("bob@example.com")[0].get_body(("plain",)).get_content(),
     ).group(1)  # type: ignore[union-attr]
-    ada_id = reader(session).id  # type: ignore[union-attr]
-    _, bob_delivery = read(get_settings(), Purpose.VIEW, bob_view)
-    forged = make(get_settings(), Purpose.VIEW, ada_id, bob_delivery)  # type: ignore[arg-type]
+    bob_delivery = read(get_settings(), Purpose.VIEW, bob_view).extra
+    forged = make(get_settings(), Purpose.VIEW, reader(session), bob_delivery)  # type: ignore[arg-type]
     assert client.get(f"/issues/{forged}").status_code == 404
 
 

@@ -12,15 +12,19 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import worker_init
+from pydantic import ValidationError
 
 from newsletter import metrics
 from newsletter.match import semantic
-from newsletter.settings import get_settings
+from newsletter.settings import get_settings, settings_message
 from workers.schedule import beat_schedule
 
 
 def make_app() -> Celery:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:  # `celery -A workers.celery_app` run directly
+        sys.exit(f"newsletter: {settings_message(exc)}")
     app = Celery("newsletter", broker=settings.redis_url, backend=settings.redis_url)
     app.conf.update(
         task_serializer="json",

@@ -14,6 +14,7 @@ from newsletter.delivery.mailer import SendError
 from newsletter.ingest import FeedError
 from newsletter.ingest.http import FetchError
 from newsletter.readers.validate import InvalidInput
+from newsletter.settings import settings_message
 
 _EXPECTED = (InvalidInput, FeedError, FetchError, SendError, OSError)
 
@@ -27,8 +28,7 @@ class _Group(click.Group):
         except _EXPECTED as exc:
             raise click.ClickException(_one_line(exc)) from exc
         except ValidationError as exc:  # settings from the environment
-            err = exc.errors()[0]
-            raise click.ClickException(f"invalid setting {err['loc']}: {err['msg']}") from exc
+            raise click.ClickException(settings_message(exc)) from exc
         except (OperationalError, ProgrammingError) as exc:
             raise click.ClickException(_database_message(exc)) from exc
 
@@ -45,7 +45,7 @@ def _database_message(exc: Exception) -> str:
 
 
 @click.group(cls=_Group)
-@click.version_option(package_name="newsletter")
+@click.version_option(package_name="trending-papers-inbox", prog_name="newsletter")
 def cli() -> None:
     """Trending research papers in your readers' inboxes, once a week."""
 
@@ -70,6 +70,7 @@ from newsletter.cli import (  # noqa: E402, F401
     evaluate,
     feedback,
     ingest,
+    secret,
     send,
     subscribers,
     workers,

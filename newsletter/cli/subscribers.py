@@ -86,14 +86,14 @@ def add(
 ) -> None:
     """Add a reader, or update the topics and schedule of an existing one."""
     schedule = _schedule(timezone, send_day, send_hour)
-    secret = get_settings().secret_key.get_secret_value()
+    keys = get_settings().signing_keys
     with session_scope() as session:
         existed = readers.get_by_email(normalise_email(email), session=session) is not None
         follows = clean_follows(authors, categories) if authors or categories else None
         reader = readers.upsert(
             email,
             topics,
-            secret=secret,
+            keys=keys,
             session=session,
             confirmed=confirmed,
             schedule=schedule,
@@ -126,10 +126,8 @@ def import_csv(path: Path, confirmed: bool) -> None:
         raise InvalidInput(f"{path} is not UTF-8 text") from exc
     rows = read_csv(text)
     with session_scope() as session:
-        secret = get_settings().secret_key.get_secret_value()
-        added, updated = readers.import_rows(
-            rows, secret=secret, session=session, confirmed=confirmed
-        )
+        keys = get_settings().signing_keys
+        added, updated = readers.import_rows(rows, keys=keys, session=session, confirmed=confirmed)
     click.echo(f"imported {len(rows)} rows: added {added}, updated {updated}")
 
 
@@ -175,9 +173,9 @@ def list_(status: str | None, as_json: bool) -> None:
 def forget(email: str) -> None:
     """Delete a reader, their topics and their delivery history (the reader's erasure
     request). An address that bounced stays suppressed, kept only as a keyed hash."""
-    secret = get_settings().secret_key.get_secret_value()
+    keys = get_settings().signing_keys
     with session_scope() as session:
-        bounced = readers.forget(email, secret=secret, session=session)
+        bounced = readers.forget(email, keys=keys, session=session)
     kept = "; its hash stays on the suppression list (it bounced)" if bounced else ""
     click.echo(f"forgot {email.strip()}: reader and deliveries deleted{kept}")
 

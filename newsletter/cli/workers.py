@@ -12,9 +12,11 @@ _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
 
 
 def _celery(*args: str) -> None:
-    # exec, so signals (SIGTERM for a warm shutdown) reach Celery itself.
+    from newsletter.settings import get_settings
     from workers.celery_app import command
 
+    get_settings()  # settings unsafe outside development: one line here, not a traceback there
+    # exec, so signals (SIGTERM for a warm shutdown) reach Celery itself.
     argv = command(*args)
     os.execv(argv[0], argv)
 
@@ -44,6 +46,7 @@ def web(host: str, port: int, processes: int) -> None:
 
     from newsletter import metrics
     from newsletter.settings import get_settings
+    from newsletter.web.accesslog import LOG_CONFIG
 
     settings = get_settings()
     if settings.metrics_enabled and settings.metrics_port:
@@ -57,4 +60,6 @@ def web(host: str, port: int, processes: int) -> None:
         workers=processes,
         proxy_headers=True,
         server_header=False,
+        access_log=False,  # the app logs requests by route, without tokens (web/accesslog.py)
+        log_config=LOG_CONFIG,
     )

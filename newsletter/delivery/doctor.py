@@ -15,7 +15,7 @@ import httpx
 
 from newsletter.delivery.mailbox import MailboxError, open_mailbox
 from newsletter.match import semantic
-from newsletter.settings import DEV_SECRET, Settings, SmtpTls
+from newsletter.settings import Settings, SmtpTls
 
 PLACEHOLDER_DOMAINS = ("example.com", "example.org", "example.net", "localhost")
 
@@ -64,9 +64,14 @@ def _metrics(s: Settings) -> Check:
     if not s.metrics_enabled:
         return Check("warn", "metrics are off", "set NEWSLETTER_METRICS_ENABLED=true")
     if not s.metrics_port:
-        return Check("ok", "metrics at /metrics on the web app's port (public unless your "
-                     "proxy blocks it; NEWSLETTER_METRICS_PORT moves them)")  # fmt: skip
-    url = f"http://127.0.0.1:{s.metrics_port}/metrics"
+        if s.metrics_token.get_secret_value():
+            return Check("ok", "metrics at /metrics on the web app's port, behind the bearer "
+                         "token NEWSLETTER_METRICS_TOKEN")  # fmt: skip
+        return Check("warn", "metrics are served nowhere",
+                     "set NEWSLETTER_METRICS_PORT (served on NEWSLETTER_METRICS_HOST, 127.0.0.1) "
+                     "or NEWSLETTER_METRICS_TOKEN (on the web app's port, behind it)")  # fmt: skip
+    host = "127.0.0.1" if s.metrics_host in ("0.0.0.0", "::", "") else s.metrics_host
+    url = f"http://{host}:{s.metrics_port}/metrics"
     try:
         answer = httpx.get(url, timeout=5)
     except httpx.HTTPError as exc:
@@ -90,12 +95,9 @@ def _embedding(s: Settings) -> Check:
 
 
 def _secret(s: Settings) -> Check:
-    if s.secret_key.get_secret_value() in ("", DEV_SECRET):
-        return Check(
-            "fail",
-            "NEWSLETTER_SECRET_KEY is the development placeholder",
-            "set a long random value; every link in every email is signed with it",
-        )
+    problems = [p for p in s.production_problems() if "SECRET_KEY" in p]
+    if problems:
+        return Check("fail", problems[0], "every link in every email is signed with it")
     return Check("ok", "secret key set")
 
 

@@ -31,15 +31,16 @@ def address(settings: Settings, delivery_id: int | None) -> str | None:
     if not settings.bounce_address or delivery_id is None:
         return None
     local, _, domain = settings.bounce_address.rpartition("@")
-    secret = settings.secret_key.get_secret_value()
-    return f"{local}+{delivery_id}-{_mac(secret, delivery_id)}@{domain}"
+    mac = _mac(settings.signing_keys[0], delivery_id)
+    return f"{local}+{delivery_id}-{mac}@{domain}"
 
 
 def delivery_of(settings: Settings, text: str) -> int | None:
-    """The delivery a VERP address anywhere in `text` names, if its mac is right."""
-    secret = settings.secret_key.get_secret_value()
+    """The delivery a VERP address anywhere in `text` names, if its mac is right under the
+    current key or the previous one (a bounce may come back days after a rotation)."""
     for match in _VERP.finditer(text):
         delivery_id = int(match.group(1))
-        if hmac.compare_digest(match.group(2).lower(), _mac(secret, delivery_id)):
+        mac = match.group(2).lower()
+        if any(hmac.compare_digest(mac, _mac(k, delivery_id)) for k in settings.signing_keys):
             return delivery_id
     return None

@@ -104,6 +104,8 @@ class Reader(Protocol):
     def follows(self) -> list[str]: ...
     @property
     def exclusions(self) -> list[str]: ...
+    @property
+    def link_key(self) -> int: ...
 
 
 @dataclass
@@ -176,11 +178,11 @@ def next_picks(reader: Reader, state: IssueState, settings: Settings, *, session
 
 
 def _vote_links(
-    reader_id: int, picks: list[Pick], issue: Issue, settings: Settings
+    reader: links.Owner, picks: list[Pick], issue: Issue, settings: Settings
 ) -> tuple[tuple[str, str], ...]:
     """Each pick's "More like this" and "Not for me" links, under the digest's one signed
     token (a dry run's unsaved issue has no id: its links name issue 0, where no vote counts)."""
-    base = links.feedback_base(settings, reader_id, issue.id or 0)
+    base = links.feedback_base(settings, reader, issue.id or 0)
     return tuple(
         (base + links.feedback_path(p.paper.id or 0, feedback.LIKE),
          base + links.feedback_path(p.paper.id or 0, feedback.DISLIKE))
@@ -198,17 +200,17 @@ def compose(
 ) -> Composed:
     """The reader's digest of `picks`. With `delivery_id` it links to its own web copy."""
     assert reader.id is not None
-    unsubscribe = links.link(settings, links.Purpose.UNSUBSCRIBE, reader.id)
-    view = delivery_id and links.link(settings, links.Purpose.VIEW, reader.id, delivery_id)
+    unsubscribe = links.link(settings, links.Purpose.UNSUBSCRIBE, reader)
+    view = delivery_id and links.link(settings, links.Purpose.VIEW, reader, delivery_id)
     recipient = Recipient(
         email=reader.email,
         topics=interests.shown(reader.topics, reader.follows),
         links=Links(
-            manage=links.link(settings, links.Purpose.MANAGE, reader.id),
+            manage=links.link(settings, links.Purpose.MANAGE, reader),
             unsubscribe=unsubscribe,
             view=view or None,
         ),
-        votes=_vote_links(reader.id, picks, state.issue, settings),
+        votes=_vote_links(reader, picks, state.issue, settings),
     )
     rendered = state.digest.render(picks, recipient)
     msg_id = message.message_id(settings, state.issue.week, reader.id)

@@ -1,7 +1,10 @@
-"""Signed links: unguessable tokens, each naming one reader and one purpose.
+"""Signed links: unguessable tokens, each naming one reader, their link key and one purpose.
 
-A token for one purpose never works for another (the purpose is the salt), and
-nothing about a token can be forged without the secret key.
+A token for one purpose never works for another (the purpose is the salt), and nothing
+about a token can be forged without the secret key. The reader's link key in each token
+makes every link of theirs revocable at once ("Send me new links", a forget); confirm and
+manage links also expire. Tokens are signed with NEWSLETTER_SECRET_KEY and checked against
+NEWSLETTER_SECRET_KEY_PREVIOUS too, so a rotation leaves sent links working.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import hashlib
 import hmac
 from enum import StrEnum
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode
@@ -29,12 +32,32 @@ class Purpose(StrEnum):
     TYPED_ADDRESS = "typed-address"  # not a reader: what a visitor typed into the form
 
 
+# What a purpose's token carries after the reader and their key: a delivery (VIEW), the
+# feed's own key (FEED).
+_EXTRA = {Purpose.VIEW, Purpose.FEED}
+
+
 class InvalidToken(Exception):
-    """Tampered, truncated, expired or for another purpose."""
+    """Tampered, truncated, signed with another key or for another purpose."""
 
 
-def _serializer(settings: Settings, purpose: Purpose) -> URLSafeTimedSerializer:
-    return _cached_serializer(settings.secret_key.get_secret_value(), purpose)
+class Owner(Protocol):
+    """Whoever a link names: a reader (a Subscriber row or a batch's plain row)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def link_key(self) -> int: ...
+
+
+class Token(NamedTuple):
+    """What a genuine token names. `key` must equal the reader's link key for the link to
+    open anything; tokens made before link keys name none and read as key 0."""
+
+    reader_id: int
+    key: int
+    extra: int | None
+    expired: bool  # older than its purpose allows (confirm, manage); still genuine
 
 
 class _Serializer(URLSafeTimedSerializer):
@@ -47,42 +70,47 @@ class _Serializer(URLSafeTimedSerializer):
         return base64_encode(payload) if len(payload) < 32 else super().dump_payload(obj)
 
 
+def _serializer(settings: Settings, purpose: Purpose) -> URLSafeTimedSerializer:
+    return _cached_serializer(settings.signing_keys, purpose)
+
+
 @lru_cache(maxsize=16)
-def _cached_serializer(secret: str, purpose: Purpose) -> URLSafeTimedSerializer:
-    return _Serializer(secret, salt=f"newsletter.{purpose}")
+def _cached_serializer(keys: tuple[str, ...], purpose: Purpose) -> URLSafeTimedSerializer:
+    # itsdangerous signs with the last key and accepts a signature by any of them.
+    return _Serializer(list(reversed(keys)), salt=f"newsletter.{purpose}")
 
 
-def make(settings: Settings, purpose: Purpose, subscriber_id: int, extra: int | None = None) -> str:
-    payload = [subscriber_id] if extra is None else [subscriber_id, extra]
+def make(settings: Settings, purpose: Purpose, reader: Owner, extra: int | None = None) -> str:
+    assert reader.id is not None
+    payload = [reader.id, reader.link_key] + ([] if extra is None else [extra])
     return str(_serializer(settings, purpose).dumps(payload))
 
 
-def read(settings: Settings, purpose: Purpose, token: str) -> list[int]:
-    """The payload ([subscriber_id] or [subscriber_id, extra]); raises InvalidToken."""
+def read(settings: Settings, purpose: Purpose, token: str) -> Token:
+    """What a genuine token names; raises InvalidToken otherwise."""
     try:
-        payload = _serializer(settings, purpose).loads(token)
+        payload, signed_at = _serializer(settings, purpose).loads(token, return_timestamp=True)
     except BadSignature as exc:
         raise InvalidToken(str(exc)) from exc
-    if not (isinstance(payload, list) and payload and all(type(v) is int for v in payload)):
+    size = 2 + (purpose in _EXTRA)
+    if not (isinstance(payload, list) and all(type(v) is int for v in payload)):
         raise InvalidToken("unexpected payload")
-    return payload
-
-
-def read_confirm(settings: Settings, token: str) -> tuple[int, bool]:
-    """(subscriber_id, expired) of a genuine confirm token; raises InvalidToken otherwise.
-
-    An expired token is still genuine, so its page can offer to send a fresh one.
-    """
-    try:
-        payload, signed_at = _serializer(settings, Purpose.CONFIRM).loads(
-            token, return_timestamp=True
-        )
-    except BadSignature as exc:
-        raise InvalidToken(str(exc)) from exc
-    if not (isinstance(payload, list) and len(payload) == 1 and type(payload[0]) is int):
+    if len(payload) == size - 1:  # made before link keys: the key of readers from before
+        payload.insert(1, 0)
+    if len(payload) != size:
         raise InvalidToken("unexpected payload")
     age = dt.datetime.now(dt.UTC) - signed_at
-    return payload[0], age > dt.timedelta(days=settings.confirm_max_age_days)
+    max_age = _max_age(settings, purpose)
+    extra = payload[2] if size == 3 else None
+    return Token(payload[0], payload[1], extra, max_age is not None and age > max_age)
+
+
+def _max_age(settings: Settings, purpose: Purpose) -> dt.timedelta | None:
+    if purpose is Purpose.CONFIRM:
+        return dt.timedelta(days=settings.confirm_max_age_days)
+    if purpose is Purpose.MANAGE:
+        return dt.timedelta(days=settings.manage_link_days)
+    return None
 
 
 def sign_address(settings: Settings, email: str) -> str:
@@ -106,6 +134,7 @@ class Feedback(NamedTuple):
     paper_id: int
     issue_id: int
     vote: int
+    key: int = 0  # the reader's link key when the link was made
 
 
 FEEDBACK_MAX_AGE = dt.timedelta(days=90)
@@ -113,19 +142,21 @@ VOTES = {"more": 1, "less": -1}  # the vote's word in a feedback link
 
 
 @lru_cache(maxsize=4)
-def _feedback_signer(secret: str) -> TimestampSigner:
+def _feedback_signer(keys: tuple[str, ...]) -> TimestampSigner:
     # A digest carries two feedback links per pick, so they share one signed token naming the
-    # reader and the issue; the paper and the vote follow it in the path, and a vote counts
-    # only on a paper the ledger says went to that reader in that issue (`web/feedback.py`).
-    # HMAC-SHA1, itsdangerous' default, as in the other links: a 27-character signature.
-    key = hmac.new(secret.encode(), b"newsletter.feedback", hashlib.sha256).digest()
-    return TimestampSigner(key, key_derivation="none")
+    # reader, their link key and the issue; the paper and the vote follow it in the path, and
+    # a vote counts only on a paper the ledger says went to that reader in that issue
+    # (`web/feedback.py`). HMAC-SHA1, itsdangerous' default, as in the other links: a
+    # 27-character signature. Signed with the current key, checked against the previous too.
+    derived = [hmac.new(k.encode(), b"newsletter.feedback", hashlib.sha256).digest()
+               for k in reversed(keys)]  # fmt: skip
+    return TimestampSigner(derived, key_derivation="none")
 
 
-def feedback_base(settings: Settings, reader_id: int, issue_id: int) -> str:
+def feedback_base(settings: Settings, reader: Owner, issue_id: int) -> str:
     """The part of a digest's feedback links that is signed: one per digest."""
-    payload = f"{reader_id}.{issue_id}".encode()
-    token = _feedback_signer(settings.secret_key.get_secret_value()).sign(payload).decode()
+    payload = f"{reader.id}.{reader.link_key}.{issue_id}".encode()
+    token = _feedback_signer(settings.signing_keys).sign(payload).decode()
     return f"{settings.base_url}/feedback/{token}"
 
 
@@ -133,29 +164,37 @@ def feedback_path(paper_id: int, vote: int) -> str:
     return f"/{paper_id}/{'more' if vote > 0 else 'less'}"
 
 
+class Ref(NamedTuple):
+    """A reader named by id and link key alone (a link's Owner without the row)."""
+
+    id: int
+    link_key: int
+
+
 def feedback_link(settings: Settings, vote: Feedback) -> str:
-    base = feedback_base(settings, vote.reader_id, vote.issue_id)
+    base = feedback_base(settings, Ref(vote.reader_id, vote.key), vote.issue_id)
     return base + feedback_path(vote.paper_id, vote.vote)
 
 
 def read_feedback(settings: Settings, token: str, paper: str, vote: str) -> Feedback:
     """What a genuine feedback link names; raises InvalidToken if forged, over 90 days old,
-    or not a vote."""
-    signer = _feedback_signer(settings.secret_key.get_secret_value())
+    or not a vote. Links made before link keys name none: key 0."""
+    signer = _feedback_signer(settings.signing_keys)
     try:
         payload = signer.unsign(token, max_age=int(FEEDBACK_MAX_AGE.total_seconds()))
-        reader_id, issue_id = (int(v) for v in payload.split(b"."))
+        parts = [int(v) for v in payload.split(b".")]
+        reader_id, key, issue_id = parts if len(parts) == 3 else (parts[0], 0, parts[1])
         paper_id = int(paper) if paper.isdigit() else -1
-    except (BadSignature, ValueError) as exc:
+    except (BadSignature, ValueError, IndexError) as exc:
         raise InvalidToken(str(exc)) from exc
     if vote not in VOTES or paper_id < 0:
         raise InvalidToken("not a vote")
-    return Feedback(reader_id, paper_id, issue_id, VOTES[vote])
+    return Feedback(reader_id, paper_id, issue_id, VOTES[vote], key)
 
 
-def link(settings: Settings, purpose: Purpose, subscriber_id: int, extra: int | None = None) -> str:
+def link(settings: Settings, purpose: Purpose, reader: Owner, extra: int | None = None) -> str:
     suffix = ".atom" if purpose is Purpose.FEED else ""
-    token = make(settings, purpose, subscriber_id, extra)
+    token = make(settings, purpose, reader, extra)
     return f"{settings.base_url}/{_PATHS[purpose]}/{token}{suffix}"
 
 

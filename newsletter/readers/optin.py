@@ -18,7 +18,7 @@ from newsletter.delivery.sendtime import described, first_send
 from newsletter.digest.message import build
 from newsletter.digest.render import MailTemplates, Rendered
 from newsletter.match.interests import shown
-from newsletter.models import Subscriber, SubscriberStatus, utcnow
+from newsletter.models import Subscriber, SubscriberStatus, new_link_key, utcnow
 from newsletter.readers import links, store
 from newsletter.readers.validate import Schedule, clean_exclusions, clean_topics, normalise_email
 from newsletter.settings import Settings
@@ -29,31 +29,48 @@ class Outgoing:
     """An email to send after the request has been answered."""
 
     to: str
-    kind: str  # "confirm", "already" or "welcome"
+    kind: str  # "confirm", "already", "welcome" or "links" (a fresh manage link)
     subscriber_id: int
+    link_key: int
+    revoked: bool = False  # "links": the reader's earlier links were revoked
+
+    @property
+    def id(self) -> int:  # whom its links name (links.Owner)
+        return self.subscriber_id
 
 
 def request(
-    email: str, topics: list[str], schedule: Schedule, *, secret: str, session: Session
+    email: str, topics: list[str], schedule: Schedule, *, keys: tuple[str, ...], session: Session
 ) -> Outgoing | None:
     """Record a subscription request; return the email to send, if any. Raises InvalidInput."""
     address = normalise_email(email)
     cleaned = clean_topics(topics)
     schedule.checked()
-    if store.is_suppressed(address, secret=secret, session=session):
+    if store.is_suppressed(address, keys=keys, session=session):
         return None  # forgotten after their mailbox refused our mail: never mailed again
     reader = store.get_by_email(address, session=session)
     if reader is not None and reader.status == SubscriberStatus.SUPPRESSED:
         return None  # their mailbox refuses our mail; sending more would hurt deliverability
     if reader is not None and reader.status == SubscriberStatus.CONFIRMED:
-        assert reader.id is not None
-        return Outgoing(address, "already", reader.id)
+        return outgoing(reader, "already")
     reader = reader or Subscriber(email=address)
     reader.topics, reader.status = cleaned, SubscriberStatus.UNCONFIRMED
     schedule.apply(reader)
     store.save(reader, session=session)
+    return outgoing(reader, "confirm")
+
+
+def outgoing(reader: Subscriber, kind: str, *, revoked: bool = False) -> Outgoing:
     assert reader.id is not None
-    return Outgoing(address, "confirm", reader.id)
+    return Outgoing(reader.email, kind, reader.id, reader.link_key, revoked)
+
+
+def mailable(reader: Subscriber, *, keys: tuple[str, ...], session: Session) -> bool:
+    """Whether a mail the reader did not trigger by subscribing (a resent confirmation, a
+    fresh link) may go to them: never to an address whose mailbox refuses our mail."""
+    return reader.status != SubscriberStatus.SUPPRESSED and not store.is_suppressed(
+        reader.email, keys=keys, session=session
+    )
 
 
 def confirm(reader: Subscriber, ip: str | None, *, session: Session) -> None:
@@ -71,7 +88,10 @@ def unsubscribe(reader: Subscriber, *, session: Session) -> None:
 
 
 def resubscribe(reader: Subscriber, *, session: Session) -> None:
-    if reader.status == SubscriberStatus.UNSUBSCRIBED:
+    """Back on the list: an unsubscribed reader, or a paused one resuming."""
+    if reader.status == SubscriberStatus.UNSUBSCRIBED or (
+        reader.status == SubscriberStatus.CONFIRMED and reader.paused
+    ):
         reader.status, reader.paused = SubscriberStatus.CONFIRMED, False
         store.save(reader, session=session)
 
@@ -86,6 +106,15 @@ def revoke_feed(reader: Subscriber, *, session: Session) -> None:
     """The private feed's old link stops working; a new one replaces it."""
     reader.feed_key += 1
     store.save(reader, session=session)
+
+
+def new_links(reader: Subscriber, *, session: Session) -> Outgoing:
+    """Every link of the reader's stops working at once (the manage, unsubscribe, feed, vote
+    and web-copy links of every mail sent so far); the new manage link goes to their inbox,
+    not to whoever holds the old one."""
+    reader.link_key = new_link_key()
+    store.save(reader, session=session)
+    return outgoing(reader, "links", revoked=True)
 
 
 def set_preferences(
@@ -117,6 +146,7 @@ SUBJECTS = {
     "confirm": "Confirm your subscription to Trending Papers",
     "already": "You are already subscribed to Trending Papers",
     "welcome": "Welcome to Trending Papers: your first digest and your link",
+    "links": "Your link to your Trending Papers settings",
 }
 
 
@@ -126,14 +156,15 @@ def message(
     templates: MailTemplates,
     reader: Subscriber | None = None,
 ) -> bytes:
-    """The confirmation, "you are already subscribed" or welcome email (`reader` for the
-    welcome: its topics and first send time)."""
-    sid = outgoing.subscriber_id
+    """The confirmation, "you are already subscribed", welcome or fresh-link email (`reader`
+    for the welcome: its topics and first send time)."""
     subject = SUBJECTS[outgoing.kind]
     context: dict[str, object] = {
         "kind": outgoing.kind,
-        "confirm_url": links.link(settings, links.Purpose.CONFIRM, sid),
-        "manage_url": links.link(settings, links.Purpose.MANAGE, sid),
+        "confirm_url": links.link(settings, links.Purpose.CONFIRM, outgoing),
+        "manage_url": links.link(settings, links.Purpose.MANAGE, outgoing),
+        "manage_days": settings.manage_link_days,
+        "revoked": outgoing.revoked,
         "postal_address": settings.postal_address,
         "title": subject,
         "preheader": subject,

@@ -54,6 +54,7 @@ class Reader(NamedTuple):
     follows: list[str]
     bounces: int
     exclusions: list[str]
+    link_key: int
 
 
 def by_ids(ids: Collection[int], *, session: Session) -> dict[int, Reader]:
@@ -139,7 +140,7 @@ def upsert(
     email: str,
     topics: Iterable[str],
     *,
-    secret: str,
+    keys: tuple[str, ...],
     session: Session,
     confirmed: bool = False,
     schedule: Schedule | None = None,
@@ -149,11 +150,11 @@ def upsert(
     """Create the reader, or update the topics (and schedule) of the one with that address.
     `follows` (from `validate.clean_follows`) stand in for topics: one of the two is needed.
     `exclusions` (from `validate.clean_exclusions`) replace the reader's "never" list when
-    given. An address forgotten after it bounced is refused (`secret` keys its hash)."""
+    given. An address forgotten after it bounced is refused (`keys` key its hash)."""
     address = normalise_email(email)
     cleaned = clean_topics(topics, required=not follows)
     (schedule or Schedule()).checked()
-    if is_suppressed(address, secret=secret, session=session):
+    if is_suppressed(address, keys=keys, session=session):
         raise InvalidInput(f"{address} was forgotten after its mailbox refused our mail")
     reader = get_by_email(address, session=session) or Subscriber(email=address)
     reader.topics = cleaned
@@ -184,13 +185,13 @@ def set_schedule(email: str, schedule: Schedule, *, session: Session) -> Subscri
 
 
 def import_rows(
-    rows: list[CsvRow], *, secret: str, session: Session, confirmed: bool
+    rows: list[CsvRow], *, keys: tuple[str, ...], session: Session, confirmed: bool
 ) -> tuple[int, int]:
     """Returns (added, updated)."""
     added = updated = 0
     for row in rows:
         existed = get_by_email(row.email, session=session) is not None
-        upsert(row.email, row.topics, secret=secret, session=session, confirmed=confirmed)
+        upsert(row.email, row.topics, keys=keys, session=session, confirmed=confirmed)
         updated += existed
         added += not existed
     return added, updated
@@ -222,15 +223,15 @@ def _update(ids: Collection[int], session: Session, where: Any = True, **values:
     session.execute(statement.values(**values), execution_options={"synchronize_session": False})
 
 
-def forget(email: str, *, secret: str, session: Session) -> bool:
+def forget(email: str, *, keys: tuple[str, ...], session: Session) -> bool:
     """Delete a reader and their delivery history (an erase, not an unsubscribe). An address
     whose mailbox refused our mail stays suppressed, kept only as a keyed hash; returns
     whether it was."""
     reader = _existing(email, session=session)
     assert reader.id is not None
     bounced = reader.status == SubscriberStatus.SUPPRESSED or reader.bounces > 0
-    if bounced and not is_suppressed(reader.email, secret=secret, session=session):
-        session.add(Suppression(address_hash=address_hash(reader.email, secret), reason="bounced"))
+    if bounced and not is_suppressed(reader.email, keys=keys, session=session):
+        session.add(Suppression(address_hash=address_hash(reader.email, keys[0]), reason="bounced"))
     ledger.forget_reader(reader.id, session=session)
     votes.forget_reader(reader.id, session=session)
     mailevents.forget_reader(reader.id, session=session)
@@ -244,9 +245,10 @@ def address_hash(address: str, secret: str) -> str:
     return hmac.new(secret.encode(), address.encode(), hashlib.sha256).hexdigest()
 
 
-def is_suppressed(address: str, *, secret: str, session: Session) -> bool:
-    """A forgotten address that must never be mailed (see `forget`)."""
-    return session.get(Suppression, address_hash(address, secret)) is not None
+def is_suppressed(address: str, *, keys: tuple[str, ...], session: Session) -> bool:
+    """A forgotten address that must never be mailed (see `forget`); hashed under the current
+    secret key or, after a rotation, the previous one."""
+    return any(session.get(Suppression, address_hash(address, key)) for key in keys)
 
 
 def _existing(email: str, *, session: Session) -> Subscriber:

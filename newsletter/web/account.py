@@ -31,41 +31,54 @@ router = APIRouter()
 
 def reader_for(
     token: str, purpose: links.Purpose, settings: Settings, session: Session
-) -> tuple[Subscriber, list[int]]:
+) -> tuple[Subscriber, links.Token]:
+    """The reader a genuine link names, and what it says; anything else is the same 404: a
+    bad token, a reader who is gone, or a link key the reader has since replaced."""
     try:
-        payload = links.read(settings, purpose, token)
+        named = links.read(settings, purpose, token)
     except links.InvalidToken:
         raise not_found() from None
-    return _existing(payload[0], session), payload
-
-
-def _confirm_token(token: str, settings: Settings, session: Session) -> tuple[Subscriber, bool]:
-    try:
-        subscriber_id, expired = links.read_confirm(settings, token)
-    except links.InvalidToken:
-        raise not_found() from None
-    return _existing(subscriber_id, session), expired
-
-
-def _existing(reader_id: int, session: Session) -> Subscriber:
-    """The reader a genuine link names; one who is gone gets the same 404 as a bad link."""
-    reader = store.get(reader_id, session=session)
-    if reader is None:
+    reader = store.get(named.reader_id, session=session)
+    if reader is None or named.key != reader.link_key:
         raise not_found()
+    return reader, named
+
+
+def _managed(request: Request, token: str, web: WebState, session: Session) -> Subscriber:
+    """The reader a manage link names. An expired one answers with a button that mails a
+    fresh link to the reader's own inbox; the page names no address and no status."""
+    reader, named = reader_for(token, links.Purpose.MANAGE, web.settings, session)
+    if named.expired:
+        days = web.settings.manage_link_days
+        raise Refused(web.pages.page(
+            request, "expired", 410, title="This link to your settings has expired",
+            text=f"Links to your settings work for {days} days. We can email a fresh one to "
+            "the address it was sent to.", action=f"/manage/{token}/renew",
+        ))  # fmt: skip
     return reader
+
+
+def _mail(background: BackgroundTasks, web: WebState, reader: Subscriber, session: Session,
+          kind: str) -> None:  # fmt: skip
+    """A mail the reader asked for by a link: never to a suppressed address, and at most
+    as often as a subscription request."""
+    allowed = web.limiter.allow(f"email:{reader.email}", web.settings.subscribe_limit_per_email)
+    if allowed and optin.mailable(reader, keys=web.settings.signing_keys, session=session):
+        outgoing = optin.outgoing(reader, kind)
+        background.add_task(send_optin_mail, outgoing, web.settings, web.mail)
 
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)
 def confirm_page(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
-    reader, expired = _confirm_token(token, web.settings, session)
+    reader, named = reader_for(token, links.Purpose.CONFIRM, web.settings, session)
     if reader.status == SubscriberStatus.CONFIRMED:
-        assert reader.id is not None
-        manage = links.link(web.settings, links.Purpose.MANAGE, reader.id)
+        # A fresh manage link only while the confirm link is young: an old one opens nothing.
+        manage = None if named.expired else links.link(web.settings, links.Purpose.MANAGE, reader)
         return web.pages.page(request, "done", title="You are subscribed",
                               text="This address is already confirmed.",
                               link=manage, link_text="Change topics, day or time")  # fmt: skip
-    if expired:
-        return web.pages.page(request, "expired", 410, action=f"/confirm/{token}/resend")
+    if named.expired:
+        return _confirm_expired(request, web, token)
     # A button, not an automatic confirm: link scanners that open the URL confirm nothing.
     return web.pages.action(
         request,
@@ -77,18 +90,25 @@ def confirm_page(request: Request, token: str, session: DB, web: State) -> HTMLR
     )
 
 
+def _confirm_expired(request: Request, web: WebState, token: str) -> HTMLResponse:
+    return web.pages.page(
+        request, "expired", 410, title="This confirmation link has expired",
+        text=f"Confirmation links work for {web.settings.confirm_max_age_days} days. We can "
+        "send you a fresh one.", action=f"/confirm/{token}/resend",
+    )  # fmt: skip
+
+
 @router.post("/confirm/{token}", response_class=HTMLResponse)
 def confirm(
     request: Request, token: str, session: DB, web: State, background: BackgroundTasks
 ) -> HTMLResponse:
-    reader, expired = _confirm_token(token, web.settings, session)
-    if expired and reader.status != SubscriberStatus.CONFIRMED:
-        return web.pages.page(request, "expired", 410, action=f"/confirm/{token}/resend")
+    reader, named = reader_for(token, links.Purpose.CONFIRM, web.settings, session)
+    if named.expired and reader.status != SubscriberStatus.CONFIRMED:
+        return _confirm_expired(request, web, token)
     newly = reader.status != SubscriberStatus.CONFIRMED
     optin.confirm(reader, request.client.host if request.client else None, session=session)
-    assert reader.id is not None
     if newly:  # the welcome mail keeps the manage link where the reader can find it again
-        welcome = optin.Outgoing(reader.email, "welcome", reader.id)
+        welcome = optin.outgoing(reader, "welcome")
         background.add_task(send_optin_mail, welcome, web.settings, web.mail, reader)
     return web.pages.page(
         request,
@@ -97,7 +117,7 @@ def confirm(
         text=f"Your first digest comes {optin.first_digest(reader, web.settings)}, on your "
         f"topics: {', '.join(shown(reader.topics, reader.follows))}. We have emailed you "
         "this page's link too.",
-        link=links.link(web.settings, links.Purpose.MANAGE, reader.id),
+        link=links.link(web.settings, links.Purpose.MANAGE, reader),
         link_text="Change topics, day or time",
     )
 
@@ -106,14 +126,9 @@ def confirm(
 def confirm_resend(
     request: Request, token: str, session: DB, web: State, background: BackgroundTasks
 ) -> HTMLResponse:
-    reader, _ = _confirm_token(token, web.settings, session)
-    if (
-        reader.status != SubscriberStatus.CONFIRMED
-        and reader.id is not None
-        and web.limiter.allow(f"email:{reader.email}", web.settings.subscribe_limit_per_email)
-    ):
-        outgoing = optin.Outgoing(reader.email, "confirm", reader.id)
-        background.add_task(send_optin_mail, outgoing, web.settings, web.mail)
+    reader, _ = reader_for(token, links.Purpose.CONFIRM, web.settings, session)
+    if reader.status != SubscriberStatus.CONFIRMED:
+        _mail(background, web, reader, session, "confirm")
     return web.pages.notice(request, "Check your inbox", CHECK_INBOX)
 
 
@@ -130,8 +145,7 @@ def _form(reader: Subscriber) -> dict[str, object]:
 
 
 def _feed(web: WebState, reader: Subscriber) -> str:
-    assert reader.id is not None
-    return links.link(web.settings, links.Purpose.FEED, reader.id, reader.feed_key)
+    return links.link(web.settings, links.Purpose.FEED, reader, reader.feed_key)
 
 
 def _manage(request: Request, web: WebState, reader: Subscriber, token: str, session: Session,
@@ -145,8 +159,34 @@ def _manage(request: Request, web: WebState, reader: Subscriber, token: str, ses
 
 @router.get("/manage/{token}", response_class=HTMLResponse)
 def manage_page(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
-    reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
+    reader = _managed(request, token, web, session)
     return _manage(request, web, reader, token, session)
+
+
+@router.post("/manage/{token}/renew", response_class=HTMLResponse)
+def renew(
+    request: Request, token: str, session: DB, web: State, background: BackgroundTasks
+) -> HTMLResponse:
+    """An expired manage link's button: a fresh link, to the reader's own inbox."""
+    reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
+    _mail(background, web, reader, session, "links")
+    return web.pages.notice(request, "Check your inbox", CHECK_INBOX)
+
+
+@router.post("/manage/{token}/links", response_class=HTMLResponse)
+def new_links(
+    request: Request, token: str, session: DB, web: State, background: BackgroundTasks
+) -> HTMLResponse:
+    """ "Send me new links": every earlier link stops working, this page's included; the new
+    one goes to the reader's inbox, so a forwarded link cannot keep itself alive."""
+    reader = _managed(request, token, web, session)
+    outgoing = optin.new_links(reader, session=session)
+    background.add_task(send_optin_mail, outgoing, web.settings, web.mail)
+    text = (
+        "The links in our earlier emails, this page's included, no longer work. A new link "
+        f"to your settings is on its way to {reader.email}."
+    )
+    return web.pages.notice(request, "New links on their way", text)
 
 
 @router.post("/manage/{token}", response_class=HTMLResponse)
@@ -162,7 +202,7 @@ def manage(
     paused: Annotated[bool, Form()] = False,
     exclusions: Annotated[str, Form(max_length=5000)] = "",
 ) -> HTMLResponse:
-    reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
+    reader = _managed(request, token, web, session)
     try:
         with about("send_day"):
             day = parse_day(send_day)
@@ -204,21 +244,21 @@ def _unsubscribe_page(
 
 @router.post("/manage/{token}/resubscribe", response_class=HTMLResponse)
 def manage_resubscribe(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
-    reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
+    reader = _managed(request, token, web, session)
     optin.resubscribe(reader, session=session)
     return _manage(request, web, reader, token, session, saved=True)
 
 
 @router.post("/manage/{token}/feed", response_class=HTMLResponse)
 def revoke_feed(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
-    reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
+    reader = _managed(request, token, web, session)
     optin.revoke_feed(reader, session=session)
     return _manage(request, web, reader, token, session, feed_revoked=True)
 
 
 @router.post("/manage/{token}/votes/{paper_id}/undo", response_class=HTMLResponse)
 def undo_vote(request: Request, token: str, paper_id: int, session: DB, web: State) -> HTMLResponse:
-    reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
+    reader = _managed(request, token, web, session)
     feedback.retract(reader, paper_id, session=session)
     return _manage(request, web, reader, token, session, vote_undone=True)
 
@@ -226,8 +266,8 @@ def undo_vote(request: Request, token: str, paper_id: int, session: DB, web: Sta
 @router.post("/manage/{token}/forget", response_class=HTMLResponse)
 def forget(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
     """ "Delete my data": the reader, their topics and deliveries, at once."""
-    reader, _ = reader_for(token, links.Purpose.MANAGE, web.settings, session)
-    store.forget(reader.email, secret=web.settings.secret_key.get_secret_value(), session=session)
+    reader = _managed(request, token, web, session)
+    store.forget(reader.email, keys=web.settings.signing_keys, session=session)
     text = (
         "Your address, topics, schedule, delivery history and votes are deleted. "
         "Nothing more comes."
@@ -262,8 +302,7 @@ def resubscribe(request: Request, token: str, session: DB, web: State) -> HTMLRe
 def pause(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
     reader, _ = reader_for(token, links.Purpose.UNSUBSCRIBE, web.settings, session)
     optin.pause(reader, session=session)
-    assert reader.id is not None
-    manage = links.link(web.settings, links.Purpose.MANAGE, reader.id)
-    return web.pages.page(request, "done", title="Paused",
-                          text=f"{reader.email} gets no digests until you resume them.",
-                          link=manage, link_text="Resume, or change topics")  # fmt: skip
+    # No manage link here: this link never expires, and one made here would outlive it.
+    return web.pages.action(request, "Paused",
+                            f"{reader.email} gets no digests until you resume them.",
+                            button="Resume", action=f"/unsubscribe/{token}/undo")  # fmt: skip

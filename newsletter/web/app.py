@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
@@ -12,6 +13,7 @@ from newsletter.digest.compose import IssueCache
 from newsletter.digest.render import MailTemplates
 from newsletter.settings import Settings, get_settings
 from newsletter.web import account, api, archive, feedback, hooks, issues, pages, subscribe
+from newsletter.web.accesslog import AccessLog
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.state import State, SuggestionCache, WebState
 
@@ -29,12 +31,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         issues=IssueCache(templates=mail),
     )
     app.middleware("http")(_security_headers)
+    app.add_middleware(AccessLog)
     pages.install_error_pages(app)
     for router in (subscribe.router, account.router, issues.router, archive.router,
                    feedback.router, hooks.router):  # fmt: skip
         app.include_router(router)
     api.install(app)
-    if settings.metrics_enabled and not settings.metrics_port:
+    if settings.metrics_enabled and settings.metrics_token.get_secret_value():
         app.add_api_route("/metrics", _metrics, include_in_schema=False)
     return app
 
@@ -48,5 +51,10 @@ async def _security_headers(
     return response
 
 
-def _metrics(web: State) -> Response:
+def _metrics(request: Request, web: State) -> Response:
+    """On the readers' port only behind the operator's bearer token: each scrape queries the
+    database, and the counts are the operator's business."""
+    expected = f"Bearer {web.settings.metrics_token.get_secret_value()}"
+    if not hmac.compare_digest(request.headers.get("authorization", ""), expected):
+        return Response("metrics need the bearer token\n", 401, {"WWW-Authenticate": "Bearer"})
     return Response(metrics.exposition(web.settings), media_type=CONTENT_TYPE_LATEST)

@@ -40,7 +40,7 @@ def _vote_of(token: str, paper_id: str, word: str, web: WebState, session: Sessi
     reader = store.get(vote.reader_id, session=session)
     paper = papers.by_ids([vote.paper_id], session=session).get(vote.paper_id)
     sent = ledger.sent_paper(vote.reader_id, vote.paper_id, vote.issue_id, session=session)
-    if reader is None or paper is None or not sent:
+    if reader is None or reader.link_key != vote.key or paper is None or not sent:
         raise not_found()
     return vote, reader, paper
 
@@ -54,7 +54,7 @@ def _page(request: Request, web: WebState, token: str, named: Named, session: Se
         authors=paper.authors[:AUTHORS_SHOWN], reasons=votes.REASONS,
         action=f"/feedback/{token}{links.feedback_path(paper.id, vote.vote)}",
         current=votes.get(reader.id, paper.id, session=session),
-        profile=links.link(web.settings, links.Purpose.MANAGE, reader.id), **context,
+        profile=links.link(web.settings, links.Purpose.MANAGE, reader), **context,
     )  # fmt: skip
 
 

@@ -25,8 +25,8 @@ router = APIRouter()
 def private_feed(token: str, session: DB, web: State) -> Response:
     """A reader's own digests, for a feed reader: each links to its web copy. The link holds
     the reader's feed key, so raising the key (manage page) revokes it."""
-    reader, payload = reader_for(token, links.Purpose.FEED, web.settings, session)
-    if len(payload) != 2 or payload[1] != reader.feed_key or reader.id is None:
+    reader, named = reader_for(token, links.Purpose.FEED, web.settings, session)
+    if named.extra != reader.feed_key or reader.id is None:
         raise not_found()
     sent = ledger.sent_to(reader.id, session=session)
     found = papers.by_ids({i for d in sent for i in d.paper_ids}, session=session)
@@ -39,7 +39,7 @@ def private_feed(token: str, session: DB, web: State) -> Response:
             {
                 "title": headline(len(picks), picks[0].title),
                 "id": f"mid:{(delivery.message_id or '').strip('<>')}",
-                "link": links.link(web.settings, links.Purpose.VIEW, reader.id, delivery.id),
+                "link": links.link(web.settings, links.Purpose.VIEW, reader, delivery.id),
                 "updated": delivery.sent_at,
                 "summary": "; ".join(p.title for p in picks),
             }
@@ -55,11 +55,9 @@ def private_feed(token: str, session: DB, web: State) -> Response:
 
 @router.get("/issues/{token}", response_class=HTMLResponse)
 def view_issue(token: str, session: DB, web: State) -> HTMLResponse:
-    reader, payload = reader_for(token, links.Purpose.VIEW, web.settings, session)
-    assert reader.id is not None
-    delivery = (
-        ledger.sent_delivery(payload[1], reader.id, session=session) if len(payload) == 2 else None
-    )
+    reader, named = reader_for(token, links.Purpose.VIEW, web.settings, session)
+    assert reader.id is not None and named.extra is not None
+    delivery = ledger.sent_delivery(named.extra, reader.id, session=session)
     if delivery is None:
         raise not_found()
     issue = issues.by_ids([delivery.issue_id], session=session).get(delivery.issue_id)

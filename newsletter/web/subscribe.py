@@ -32,6 +32,7 @@ from newsletter.web.state import DB, State, WebState
 
 log = logging.getLogger("newsletter.web")
 router = APIRouter()
+TYPED_COOKIE = "typed"  # the address typed into the form, signed, for the next page
 CHECK_INBOX = "If the address can receive our mail, a message is on its way: follow its link."
 
 
@@ -73,9 +74,10 @@ def subscribe_reader(
         email = normalise_email(data.email)
     if not web.limiter.allow(f"email:{email}", settings.subscribe_limit_per_email):
         raise HTTPException(429, "Too many requests for this address; try again later.")
-    secret = settings.secret_key.get_secret_value()
     with about("topics"):
-        outgoing = optin.request(email, data.topic_list(), schedule, secret=secret, session=session)
+        outgoing = optin.request(
+            email, data.topic_list(), schedule, keys=settings.signing_keys, session=session
+        )
     if outgoing is not None:  # sent after the answer, once the unit of work has committed
         background.add_task(send_optin_mail, outgoing, settings, web.mail)
     return email
@@ -119,13 +121,17 @@ def subscribe(
         form = web.pages.page(request, "subscribe", 422, error=str(exc), error_field=exc.field,
                               form=data, days=DAYS, suggestions=suggested)  # fmt: skip
         raise Refused(form) from exc
-    # POST, redirect, GET: reloading the answer sends nothing again.
-    typed = links.sign_address(web.settings, address)
-    return RedirectResponse(f"/subscribed/{typed}", status_code=303)
+    # POST, redirect, GET: reloading the answer sends nothing again. The address goes in a
+    # short-lived cookie for that page only, not in its URL, which access logs keep.
+    answer = RedirectResponse("/subscribed", status_code=303)
+    answer.set_cookie(TYPED_COOKIE, links.sign_address(web.settings, address), max_age=3600,
+                      path="/subscribed", secure=request.url.scheme == "https", httponly=True,
+                      samesite="lax")  # fmt: skip
+    return answer
 
 
-@router.get("/subscribed/{typed}", response_class=HTMLResponse)
-def check_inbox(request: Request, typed: str, web: State) -> HTMLResponse:
+@router.get("/subscribed", response_class=HTMLResponse)
+def check_inbox(request: Request, web: State) -> HTMLResponse:
     """The same page whether the address was new or known: it repeats what was typed."""
-    email = links.read_address(web.settings, typed)
+    email = links.read_address(web.settings, request.cookies.get(TYPED_COOKIE, ""))
     return web.pages.page(request, "check_inbox", email=email, sender=web.settings.sender_address)
