@@ -3,20 +3,27 @@
 `one_line` makes feed text safe to put on one line (titles, names, subjects):
 newlines and control characters from a feed must never reach a header.
 `terms` turns prose into stems so "Evaluating" meets "evaluation", "pre-training"
-meets "pretraining", and "multi-agent" still counts as "agent".
+meets "pretraining", and "multi-agent" still counts as "agent"; `words` also says where
+each stands in the text, so a reason can quote the paper's own words.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from functools import lru_cache
 
 import Stemmer
 
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"[a-z0-9]+")
+_BREAK = re.compile(r"[.;:!?](?:\s|$)")  # the end of a sentence or clause, not "2.5" or "e.g"
+BREAK = 100  # how far apart a sentence break sets two words (`spaced`)
 _VOWEL = re.compile(r"[aeiouy]")
+# One family, whatever the ending: "optimize", "optimizer", "optimization" (never "optimal":
+# the stemmer alone would make all four "optim", and "tokenization" the bare "token").
+_IZE = re.compile(r"^([a-z]{3,}?)iz(?:e|es|ed|ing|er|ers|ation|ations)$")
 _stemmer = Stemmer.Stemmer("english")
 
 # Words that carry no topic on their own; dropped from topics and texts alike
@@ -57,12 +64,21 @@ def fold(text: str) -> str:
 
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
+    """A word's family by inflection, not derivation: "models" and "modeling" are "model",
+    "evaluating" and "evaluation" are one, but "computer" is not "computation", nor
+    "tokenization" "token"."""
     # The stemmer leaves vowel-less plurals alone ("llms"); fold them to the singular.
     if len(word) > 2 and word.endswith("s") and not _VOWEL.search(word[:-1]):
         word = word[:-1]
     word = _SPELLING.get(word, word)
     if "isation" in word:
         word = word.replace("isation", "ization")
+    if ize := _IZE.match(word):
+        return ize[1] + "ize"
+    # An agent noun is its own word ("transformer", "computer"): the stemmer would make it
+    # "transform", the stem of "transformation".
+    if len(word) > 5 and word.endswith(("er", "ers")):
+        return word.removesuffix("s")
     return str(_stemmer.stemWord(word))
 
 
@@ -75,19 +91,58 @@ def _alone(word: str) -> tuple[str]:
 
 def terms(text: str) -> list[tuple[str, ...]]:
     """Per content word, its stem and (for prefixed words) the stem without the prefix."""
-    out: list[tuple[str, ...]] = []
-    prefix = ""
-    for word in _WORD.findall(fold(text)):
+    return [forms for forms, _, _, _ in _content(fold(text))]
+
+
+def spaced(text: str) -> tuple[list[tuple[str, ...]], list[int]]:
+    """`terms`, and per content word how far it stands from the one before: the stopwords
+    between ("evaluation of models": 1), plus BREAK across a sentence or clause break."""
+    found = list(_content(fold(text)))
+    return [forms for forms, _, _, _ in found], [apart for _, _, _, apart in found]
+
+
+def words(text: str) -> list[tuple[tuple[str, ...], int, int]]:
+    """`terms` with where each stands in `text`: (forms, start, end), `text[start:end]` being
+    the word as written ("pre-training" whole)."""
+    folded, origin = _folded_with_origin(text)
+    return [(forms, origin[start], origin[end - 1] + 1)
+            for forms, start, end, _ in _content(folded)]  # fmt: skip
+
+
+def _content(folded: str) -> Iterator[tuple[tuple[str, ...], int, int, int]]:
+    """(forms, start, end, apart) per content word of a folded text (see `spaced`)."""
+    prefix, began, skipped, last = "", 0, 0, 0
+    for match in _WORD.finditer(folded):
+        word = match[0]
+        if _BREAK.search(folded, last, match.start()):
+            skipped += BREAK
+        last = match.end()
         if word in _PREFIXES:
+            began = match.start() if not prefix else began
             prefix += word
             continue
         if word in STOPWORDS and not prefix:
+            skipped += 1
             continue
-        out.append((stem(prefix + word), stem(word)) if prefix else _alone(word))
-        prefix = ""
+        if prefix:
+            yield (stem(prefix + word), stem(word)), began, match.end(), skipped
+        else:
+            yield _alone(word), match.start(), match.end(), skipped
+        prefix, skipped = "", 0
     if prefix:
-        out.append((stem(prefix),))
-    return out
+        yield (stem(prefix),), began, began + len(prefix), skipped
+
+
+def _folded_with_origin(text: str) -> tuple[str, list[int]]:
+    """`fold(text)` and, per character of it, the index of the character it came from."""
+    if text.isascii():
+        return text.lower(), list(range(len(text)))
+    pieces, origin = [], []
+    for index, ch in enumerate(text):
+        piece = fold(ch)
+        pieces.append(piece)
+        origin.extend([index] * len(piece))
+    return "".join(pieces), origin
 
 
 def stems(text: str) -> list[str]:

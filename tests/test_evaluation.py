@@ -1,4 +1,5 @@
-"""The relevance evaluation runs the real engine on the judged set; guard its floor."""
+"""The relevance evaluation runs the real engine on the judged sets; guard its floor, and
+check every reason it gives against its paper."""
 
 from __future__ import annotations
 
@@ -7,17 +8,42 @@ import json
 from click.testing import CliRunner
 
 from benchmarks.relevance import evaluate as evaluation
+from benchmarks.relevance import reasons
 from newsletter.cli import cli
+from newsletter.models import Paper
 
 
 def test_eval_relevance_engine_beats_substring_baseline() -> None:
     result = CliRunner().invoke(cli, ["eval", "relevance", "--no-speed", "--json"])
     assert result.exit_code == 0, result.output
-    macro = json.loads(result.output)["sets"]["own (16 topics)"]["macro"]
+    sets = json.loads(result.output)["sets"]
+    macro = sets["own (16 topics)"]["macro"]
     ours, base = macro["engine"], macro["substring"]
     for metric in ("p5", "r10", "ndcg10"):
         assert ours[metric] > base[metric], metric
     assert ours["empty_returned"] == 0
+    # Every reason under the top 10 of every topic of every set, the blind halves included.
+    assert {"own (16 topics)", "blind tune", "blind test"} <= sets.keys()
+    for name, figures in sets.items():
+        checked = figures["reasons"]
+        assert checked["reasons"] > 50, name
+        assert checked["untrue"] == 0, (name, checked["examples"])
+
+
+def test_the_reason_check_catches_a_claim_the_paper_does_not_hold() -> None:
+    """The complaint that started it: a title that never says "evaluation"."""
+    coba = Paper(title="CoBA-RL: Capability-Oriented Budget Allocation for Reinforcement "
+                 "Learning in LLMs", abstract="We evaluate budgets.", ai_keywords=["RL budget"],
+                 authors=["A. Author"], arxiv_id="2602.03048")  # fmt: skip
+    assert reasons.untrue("“LLM evaluation” in the title", coba)
+    assert reasons.untrue("“LLM evaluation” in the title and abstract", coba)
+    assert reasons.untrue("close in meaning to “LLM evaluation”: the paper's “LLM evals”", coba)
+    assert reasons.untrue("“RL budget” in the title", coba)  # a keyword, not the title
+    assert reasons.untrue("“Reinforcement-Learning in LLM” in the title", coba) is None
+    assert reasons.untrue("“RL budget” in the keywords (your topic “RL”)", coba) is None
+    assert reasons.untrue("“We evaluate” in the abstract", coba) is None
+    assert reasons.untrue("close in meaning to “LLM evaluation”: the paper's “RL budget”",
+                          coba) is None  # fmt: skip
 
 
 def test_metrics_on_a_known_ranking() -> None:

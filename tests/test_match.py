@@ -127,14 +127,64 @@ def test_already_sent_papers_are_excluded_and_limit_holds() -> None:
     assert picked and not picked & sent
 
 
-def test_why_names_every_matching_topic_and_where() -> None:
+def test_why_quotes_the_paper_for_every_matching_topic() -> None:
     m = Matcher(
         [paper("RLHF for Agents", "reinforcement learning from human feedback")], window_end=DAY
     )
     [pick] = m.picks(["agents", "RLHF", "protein folding"], limit=10)
-    assert "“RLHF” in the title and abstract" in pick.why
-    assert "“agents” in the title" in pick.why
+    assert "“RLHF” in the title" in pick.why
+    assert "“Agents” in the title" in pick.why
     assert "protein" not in pick.why
+
+
+def test_why_quotes_the_papers_words_not_the_readers() -> None:
+    """The reason is the paper's own words and where they stand; the reader's topic follows
+    where the words differ (an abbreviation, another inflection, the other order)."""
+    m = Matcher([paper("Evaluation of Large Language Models for Code", "We test models.")],
+                window_end=DAY)  # fmt: skip
+    [pick] = m.picks(["LLM evaluation"], limit=10)
+    assert pick.why == (
+        "“Evaluation of Large Language Models” in the title (your topic “LLM evaluation”)"
+    )
+    in_summary = paper("A Study", "We test retrieval-augmented generation (RAG).")
+    in_summary.ai_summary = "Shows when retrieval-augmented generation helps."
+    [pick] = Matcher([in_summary], window_end=DAY).picks(["RAGs"], limit=10)
+    assert pick.why == "“retrieval-augmented generation” in the AI summary (your topic “RAGs”)"
+
+
+def test_a_kind_is_named_as_a_kind_and_finds_only_itself() -> None:
+    pruning = paper("Weight Pruning for Transformers", "We prune.")
+    quantized = paper("Quantization of Vision Models", "Four bits.")
+    m = Matcher([pruning, quantized], window_end=DAY)
+    why = {p.paper.title: p.why for p in m.picks(["model compression"], limit=10)}
+    assert why == {
+        pruning.title: "“Weight Pruning” in the title, a kind of “model compression”",
+        quantized.title: "“Quantization” in the title, a kind of “model compression”",
+    }
+    assert titles(m, "quantization") == [quantized.title]  # not the pruning paper
+
+
+def test_a_topic_of_several_words_matches_only_where_they_stand_together() -> None:
+    """Side by side in either order, at most one word between, never across a sentence."""
+    together = paper("LLM Evaluation at Scale")
+    reversed_ = paper("Evaluation of LLMs in Medicine")
+    apart = paper("LLMs for Chemistry", "We train LLMs on molecules. Our evaluation uses ten sets.")
+    two_between = paper("LLM training by evaluating rewards")
+    across = paper("Tiny LLMs: Evaluation Matters")
+    m = Matcher([together, reversed_, apart, two_between, across], window_end=DAY)
+    assert set(titles(m, "LLM evaluation")) == {together.title, reversed_.title}
+
+
+def test_inflection_joins_a_family_but_derivation_does_not() -> None:
+    optimizer = paper("A Better Optimizer for Transformers")
+    optimal = paper("Optimal Transport in Practice")
+    tokens = paper("Token Budgets for Agents")
+    computation = paper("Computation Graphs in Transformations")
+    m = Matcher([optimizer, optimal, tokens, computation], window_end=DAY)
+    assert titles(m, "optimization") == [optimizer.title]
+    assert titles(m, "tokenization") == []
+    assert titles(m, "transformers") == [optimizer.title]
+    assert titles(m, "computers") == []
 
 
 def test_a_passing_mention_is_not_enough_but_a_recurring_theme_is() -> None:
@@ -162,7 +212,7 @@ def test_followed_authors_and_categories() -> None:
     in_cl.categories = ["cs.CL", "cs.AI"]
     m = Matcher([by_lecun, in_cl], window_end=DAY)
     [pick] = m.picks([Author("yann  lecun")], limit=10)
-    assert pick.paper is by_lecun and pick.why == "“yann  lecun” in the author list"
+    assert pick.paper is by_lecun and pick.why == "“Yann LeCun” in the author list"
     assert [p.paper for p in m.picks([Category("cs.CL")], limit=10)] == [in_cl]
     # A typed topic is always words, whatever it starts with: never an author follow.
     assert m.picks(["author: yann lecun"], limit=10) == []

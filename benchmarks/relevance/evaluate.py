@@ -9,7 +9,9 @@ Metrics, per topic, over the engine's ranked picks (best first):
   relevant papers but nothing returned scores 0);
 - R@10: grade-2 papers in the top 10, out of min(10, number of grade-2 papers);
 - nDCG@10 with gains 2^grade - 1;
-- for topics with no relevant paper: how many papers were returned (should be 0).
+- for topics with no relevant paper: how many papers were returned (should be 0);
+- per set, the engine's untrue reasons: of every reason under its top 10 for every topic,
+  those that claim words the paper does not hold (`reasons.py`).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import synthetic
+from benchmarks.relevance import reasons
 from newsletter.ingest import files
 from newsletter.match import semantic
-from newsletter.match.engine import Matcher
+from newsletter.match.engine import Matcher, Pick
 from newsletter.models import Paper
 from newsletter.settings import get_settings
 
@@ -66,13 +69,33 @@ def space_of(papers: Sequence[Paper]) -> semantic.Space | None:
     return semantic.Space(encoder, encoder.papers(papers)) if encoder else None
 
 
-def engine(papers: Sequence[Paper], limit: int = 10, *, space: semantic.Space | None) -> Ranker:
+def engine_picks(
+    papers: Sequence[Paper], limit: int = 10, *, space: semantic.Space | None
+) -> Callable[[str], list[Pick]]:
     """The production matcher (one issue, every paper in the window), with the papers'
-    vectors (`space_of`), or by words only (None)."""
+    vectors (`space_of`), or by words only (None): a topic's picks, reasons and all."""
     end = max(p.featured_on for p in papers)
     matcher = Matcher(papers, window_end=end, space=space,
                       window_days=(end - min(p.featured_on for p in papers)).days + 1)  # fmt: skip
-    return lambda topic: [p.paper.arxiv_id for p in matcher.picks([topic], limit=limit)]
+    return lambda topic: matcher.picks([topic], limit=limit)
+
+
+def engine(papers: Sequence[Paper], limit: int = 10, *, space: semantic.Space | None) -> Ranker:
+    """`engine_picks`, as the picks' arXiv ids."""
+    picks = engine_picks(papers, limit, space=space)
+    return lambda topic: [p.paper.arxiv_id for p in picks(topic)]
+
+
+def untrue_reasons(picks: Callable[[str], list[Pick]], topics: Sequence[str]) -> dict[str, object]:
+    """Every reason under every pick of every topic, checked against its paper."""
+    seen, wrong = 0, []
+    for topic in topics:
+        for pick in picks(topic):
+            for hit in pick.hits:
+                seen += 1
+                if (why := reasons.untrue(hit.reason, pick.paper)) is not None:
+                    wrong.append(f"{topic} / {pick.paper.arxiv_id}: {why}")
+    return {"untrue": len(wrong), "reasons": seen, "examples": wrong[:20]}
 
 
 def substring_baseline(papers: Sequence[Paper], limit: int = 10) -> Ranker:
@@ -111,14 +134,26 @@ BLIND = Path(__file__).resolve().parent / "blind"
 def load_blind(shared: Path) -> tuple[list[Paper], dict[str, dict[str, int]], dict[str, list[str]]]:
     """The blind set: its corpus (built from `shared` as pool.py builds it), the grades of
     every judged topic, and the fixed tune / test split."""
+    return load_judged_folder(BLIND, shared)
+
+
+def load_judged_folder(
+    folder: Path, shared: Path
+) -> tuple[list[Paper], dict[str, dict[str, int]], dict[str, list[str]]]:
+    """A judged set laid out as the blind set is: `judgments/*.json` (a topic and its grades
+    each), `split.json` (its tune and test topics) and `corpus.json` (the arXiv ids of its
+    papers, all found under `shared` as pool.py finds them; without it, all of them)."""
     from benchmarks.relevance.pool import corpus
 
     papers, _ = corpus(shared)
+    if (folder / "corpus.json").is_file():
+        wanted = json.loads((folder / "corpus.json").read_text())
+        papers = [p for p in papers if p.arxiv_id in wanted]
     grades = {}
-    for path in sorted((BLIND / "judgments").glob("*.json")):
+    for path in sorted((folder / "judgments").glob("*.json")):
         data = json.loads(path.read_text())
         grades[data["topic"]] = {pid: int(g) for pid, g in data["grades"].items()}
-    split = json.loads((BLIND / "split.json").read_text())
+    split = json.loads((folder / "split.json").read_text())
     return papers, grades, {"tune": split["tune"], "test": split["test"]}
 
 
@@ -136,8 +171,9 @@ def run_sets(benchmarks: Path, shared: Path) -> dict[str, dict[str, object]]:
     for name, (papers, judged) in sets.items():
         if id(papers) not in spaces:
             spaces[id(papers)] = space_of(papers)
+        picks = engine_picks(papers, space=spaces[id(papers)])
         rankers = {
-            "engine": engine(papers, space=spaces[id(papers)]),
+            "engine": lambda topic, picks=picks: [p.paper.arxiv_id for p in picks(topic)],
             "words only": engine(papers, space=None),
             "substring": substring_baseline(papers),
         }
@@ -146,8 +182,22 @@ def run_sets(benchmarks: Path, shared: Path) -> dict[str, dict[str, object]]:
             "papers": len(papers),
             "topics": {t: {r: vars(s[t]) for r, s in scores.items()} for t in judged},
             "macro": {r: macro(s) for r, s in scores.items()},
+            "reasons": untrue_reasons(picks, list(judged)),
         }
+        if name.startswith("blind"):
+            out[name]["by_kind"] = {kind: macro({t: scores["engine"][t] for t in topics})
+                                    for kind, topics in kinds(list(judged)).items()}  # fmt: skip
     return out
+
+
+def kinds(topics: list[str]) -> dict[str, list[str]]:
+    """The blind set's topics by the kind they were written as (blind/topics.json)."""
+    written = json.loads((BLIND / "topics.json").read_text())["topics"]
+    kind_of = {t["topic"]: t["kind"] for t in written}
+    found: dict[str, list[str]] = {}
+    for topic in topics:
+        found.setdefault(kind_of.get(topic, "unknown"), []).append(topic)
+    return dict(sorted(found.items()))
 
 
 def votes_set(database_url: str | None = None) -> dict[str, object] | None:

@@ -110,6 +110,15 @@ def _print_macros(sets: dict[str, dict[str, Any]]) -> None:
                           _fmt(m["p5"]), _fmt(m["r10"]), _fmt(m["ndcg10"]),
                           f"{m['empty_returned']:.0f}")  # fmt: skip
     Console(width=160).print(table)
+    for name, figures in sets.items():
+        if "reasons" in figures:
+            r = figures["reasons"]
+            click.echo(f"{name}: untrue reasons: {r['untrue']} of {r['reasons']}")
+            for example in r["examples"][:5]:
+                click.echo(f"  {example}")
+        for kind, m in figures.get("by_kind", {}).items():
+            click.echo(f"{name}, {kind}: engine P@5 {_fmt(m['p5'])}, R@10 {_fmt(m['r10'])}, "
+                       f"returned on no-match topics {m['empty_returned']:.0f}")  # fmt: skip
 
 
 def _print_topics(name: str, figures: dict[str, Any]) -> None:

@@ -1,15 +1,21 @@
 """The matching engine: which of the week's papers each reader gets, best first, and why.
 
 A topic is compiled into concepts (a vocabulary term or a single word), each a set
-of equivalent stem sequences. A paper is relevant only if every concept occurs in
-it. Per field (title, the source's AI summary and keywords, abstract) hits
-saturate BM25-style, long abstracts are length-normalised, rare concepts weigh
-more than common ones, and concepts that stand together as the topic's phrase beat
-scattered ones. By words alone, one passing mention in the abstract stays below the
-threshold, so a thin week sends fewer papers rather than junk.
+of equivalent stem sequences. By words, a paper is relevant only where the topic stands
+in it as a phrase: its concepts side by side, in either order, with at most one other
+word between ("evaluation of large language models" for "LLM evaluation"). Words
+scattered over a field are not a word hit; meaning alone may still pick the paper (below).
+Per field (title, the source's AI summary and keywords, abstract) the phrase's
+occurrences saturate BM25-style and long abstracts are length-normalised. By words
+alone, one passing mention in the abstract stays below the threshold, so a thin week
+sends fewer papers rather than junk.
+
+The reason of a pick quotes the paper: its own words where the topic stands, and in which
+field ("“Evaluating Large Language Models” in the title"), or for a pick by meaning the
+paper's keyword nearest the topic, else its title.
 
 With an embedding model (`semantic`), meaning widens what the words find, two ways:
-- a paper that holds every concept but below the threshold (a passing mention in an arXiv
+- a paper where the topic stands but below the threshold (a passing mention in an arXiv
   abstract, which has no AI summary to repeat it) is a word hit when meaning agrees: its
   cosine to the topic is at least the model's `agreement`;
 - a paper the words missed still gets in on meaning alone when its cosine to the topic,
@@ -28,9 +34,12 @@ nudge the rest (`feedback`).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import heapq
+import itertools
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
@@ -42,9 +51,9 @@ import numpy as np
 
 from newsletter.match import feedback, vocabulary
 from newsletter.match.interests import Author, Category, Interest, Topic
-from newsletter.match.semantic import STATIC, Space
+from newsletter.match.semantic import STATIC, Calibration, Space
 from newsletter.models import Paper
-from newsletter.text import fold, stems, terms
+from newsletter.text import BREAK, fold, spaced, stems, words
 
 Alt = tuple[str, ...]
 Concept = tuple[Alt, ...]
@@ -54,10 +63,12 @@ FIELDS = (("title", 2.0), ("summary", 1.0), ("abstract", 1.0))
 MAX_RELEVANCE = sum(weight for _, weight in FIELDS)
 _FIELD_WEIGHTS = np.array([weight for _, weight in FIELDS])
 K1, B = 1.2, 0.75  # BM25's saturation and length normalisation (abstract only)
-PHRASE, NEAR, SCATTERED = 1.0, 0.8, 0.5  # concepts in order / close by / apart
+GAP = 1  # other words allowed between neighbouring words of a topic ("evaluation of LLMs")
 AUTHOR_RELEVANCE = 2.0
 MENTION = 0.4  # a word score this high (one mention in an abstract) counts if meaning agrees
+_WORDS = re.compile(r"[a-z0-9]+")
 MEANING = "meaning"  # TopicHit.where of a pick by meaning
+WORDS = "words"  # TopicHit.where of a word hit not yet quoted (`Matcher._hits_of` quotes it)
 # A topic's picks by meaning, closest first, kept: the largest issue (50) can use no more,
 # and a vague topic close to most of the week would otherwise weigh on every reader's picks.
 MEANING_KEPT = 50
@@ -67,15 +78,22 @@ MEANING_KEPT = 50
 class TopicHit:
     topic: str
     relevance: float
-    where: str  # "title", "abstract", "title and abstract", "author list", "category", MEANING
-    phrase: str = ""  # for a pick by meaning: what the paper says that is nearest the topic
+    where: str  # the quote's field ("title", "AI summary", "keywords", "abstract", "author
+    # list", "categories"), WORDS before it is quoted, or MEANING
+    phrase: str = ""  # the paper's own words: where the topic stands, or nearest it in meaning
+    kind_of: str = ""  # the vocabulary entry the quoted words are a kind of
 
     @property
     def reason(self) -> str:
-        if self.where != MEANING:
+        if self.where == MEANING:
+            said = f": the paper's “{self.phrase}”" if self.phrase else ""
+            return f"close in meaning to “{self.topic}”{said}"
+        if not self.phrase:  # a record from before reasons quoted the paper
             return f"“{self.topic}” in the {self.where}"
-        said = f" (the paper's “{self.phrase}”)" if self.phrase else ""
-        return f"close in meaning to “{self.topic}”{said}"
+        kind = f", a kind of “{self.kind_of}”" if self.kind_of else ""
+        said = self.kind_of or self.phrase  # what the reason names, the topic if it is one
+        yours = "" if _same_words(said, self.topic) else f" (your topic “{self.topic}”)"
+        return f"“{self.phrase}” in the {self.where}{kind}{yours}"
 
 
 @dataclass
@@ -98,6 +116,7 @@ class Pick:
             "hits": [
                 {"topic": h.topic, "relevance": h.relevance, "where": h.where}
                 | ({"phrase": h.phrase} if h.phrase else {})
+                | ({"kind_of": h.kind_of} if h.kind_of else {})
                 for h in self.hits
             ],
         } | ({"like": self.like} if self.like else {})
@@ -108,44 +127,71 @@ class Pick:
         return cls(paper, record["score"], hits, record.get("like", ""))
 
 
+def _same_words(a: str, b: str) -> bool:
+    """The same words but for case, hyphens and a plural -s/-es: no need to repeat the topic."""
+    first, second = _WORDS.findall(fold(a)), _WORDS.findall(fold(b))
+    return len(first) == len(second) and all(
+        x == y or x in (y + "s", y + "es") or y in (x + "s", x + "es")
+        for x, y in zip(first, second, strict=True)
+    )
+
+
+def _alts(forms: Iterable[str]) -> tuple[Alt, ...]:
+    return tuple(dict.fromkeys(tuple(stems(form)) for form in forms if stems(form)))
+
+
 @lru_cache(maxsize=1)
-def _vocabulary() -> dict[Alt, Concept]:
-    """Every form of every entry, as stems -> all forms of its entry."""
+def _vocabulary() -> tuple[dict[Alt, Concept], dict[tuple[Concept, Alt], str]]:
+    """Every form of every entry as stems -> the concept a topic naming it finds (its
+    entry's forms, and its kinds), and which of a concept's forms are a kind of what."""
     table: dict[Alt, Concept] = {}
+    kinds: dict[tuple[Concept, Alt], str] = {}
     for entry in vocabulary.ENTRIES:
-        forms = tuple(dict.fromkeys(tuple(stems(form)) for form in entry if stems(form)))
+        forms, narrower = _alts(entry.forms), _alts(entry.kinds)
+        concept = forms + tuple(k for k in narrower if k not in forms)
         for form in forms:
-            table[form] = forms
-    return table
+            table[form] = concept
+        for kind in narrower:
+            table.setdefault(kind, (kind,))  # a topic naming a kind finds that kind only
+            kinds[concept, kind] = entry.forms[0]
+    return table, kinds
 
 
 @lru_cache(maxsize=50_000)
 def compile_topic(topic: str) -> tuple[Concept, ...]:
     """Split a topic into concepts, taking the longest vocabulary term at each step."""
-    words, vocab = stems(topic), _vocabulary()
+    stemmed, vocab = stems(topic), _vocabulary()[0]
     longest = max((len(k) for k in vocab), default=1)
     concepts: list[Concept] = []
     i = 0
-    while i < len(words):
-        for size in range(min(longest, len(words) - i), 0, -1):
-            key = tuple(words[i : i + size])
+    while i < len(stemmed):
+        for size in range(min(longest, len(stemmed) - i), 0, -1):
+            key = tuple(stemmed[i : i + size])
             if key in vocab:
                 concepts.append(vocab[key])
                 i += size
                 break
         else:
-            concepts.append(((words[i],),))
+            concepts.append(((stemmed[i],),))
             i += 1
     return tuple(concepts)
 
 
 class _Field:
-    """One field of one paper: per position the word's forms, and where each form occurs."""
+    """One field of one paper: per position the word's forms, how far it stands from the word
+    before, and where each form occurs. A field of several texts (AI summary, keywords)
+    keeps them apart: no phrase spans two."""
 
-    __slots__ = ("forms", "length", "positions")
+    __slots__ = ("apart", "forms", "length", "positions")
 
-    def __init__(self, text: str) -> None:
-        self.forms = terms(text)
+    def __init__(self, *texts: str) -> None:
+        self.forms: list[tuple[str, ...]] = []
+        apart: list[int] = []
+        for text in texts:
+            found, distances = spaced(text)
+            self.forms += found
+            apart += [BREAK, *distances[1:]] if distances else []
+        self.apart = bytes(min(a, 255) for a in apart)  # bytes: a week holds many
         self.length = len(self.forms)
         positions: dict[str, list[int]] = defaultdict(list)
         for index, forms in enumerate(self.forms):
@@ -171,47 +217,44 @@ class _Field:
         return list(found.items())  # in no order: nothing reads them in order
 
 
-def _proximity(spans: list[list[tuple[int, int]]]) -> float:
-    """PHRASE if the concepts follow each other in order somewhere, NEAR if they fall within
-    a few words of each other, else SCATTERED."""
-    following = [dict(group) for group in spans[1:]]  # start -> end (one span per start)
-    for _, end in spans[0]:
-        for group in following:
-            if (end := group.get(end, -1)) < 0:
-                break
-        else:
-            return PHRASE
-    window = sum(min(e - s for s, e in group) for group in spans) + 3
-    for start, _ in spans[0]:
-        if all(any(abs(s - start) <= window for s, _ in other) for other in spans[1:]):
-            return NEAR
-    return SCATTERED
+Span = tuple[int, int]  # (start, end) in a field's words
+
+
+def _together(spans: Sequence[Sequence[Span]], apart: bytes) -> list[Span]:
+    """Where the concepts (each one's occurrences in a field whose words stand `apart`)
+    stand together as one phrase: side by side in any order, at most GAP other words between
+    neighbours, none across a sentence break. One span per occurrence, the shortest, in
+    order, none overlapping."""
+    if not all(spans):
+        return []
+    if len(spans) == 1:
+        return sorted(spans[0])
+    reach = sum(max(end - start for start, end in group) + GAP for group in spans)
+    found: list[Span] = []
+    for anchor in sorted(spans[0]):
+        near = [[s for s in group if abs(s[0] - anchor[0]) <= reach] for group in spans[1:]]
+        best: Span | None = None
+        for others in itertools.product(*near):
+            placed = sorted((anchor, *others))
+            if all(_words_between(a, b, apart) <= GAP for a, b in itertools.pairwise(placed)):
+                span = (placed[0][0], placed[-1][1])
+                if best is None or span[1] - span[0] < best[1] - best[0]:
+                    best = span
+        if best is not None and (not found or best[0] >= found[-1][1]):
+            found.append(best)
+    return found
+
+
+def _words_between(a: Span, b: Span, apart: bytes) -> int:
+    """How many words stand between two spans (stopwords and sentence breaks counted), or
+    more than GAP where they overlap."""
+    if b[0] < a[1]:
+        return GAP + 1
+    return b[0] - a[1] + sum(apart[a[1] : b[0] + 1])
 
 
 # Per field, where a concept occurs in a paper: one (start, end) per occurrence.
-_Spans = tuple[list[tuple[int, int]], ...]
-
-
-def _placed(raw: float, per_concept: list[_Spans]) -> tuple[float, str]:
-    """(score, where) of one paper for a topic, from its raw score (each concept's saturated
-    hits, weighted by field and rarity) and where its concepts stand: apart, a topic of
-    several concepts counts for less."""
-    score, where, whole = raw, [], []
-    for n, (name, _) in enumerate(FIELDS):
-        spans = [spans[n] for spans in per_concept]
-        if any(spans):
-            where.append(name)
-        if all(spans):
-            whole.append(spans)
-    if len(per_concept) > 1:
-        closest = SCATTERED
-        for spans in whole:
-            closest = max(closest, _proximity(spans))
-            if closest == PHRASE:
-                break
-        score *= closest
-    shown = [w for w in where if w != "summary"] or ["abstract"]
-    return score, " and ".join(shown)
+_Spans = tuple[list[Span], ...]
 
 
 class Matcher:
@@ -229,11 +272,7 @@ class Matcher:
         self.space = space  # the papers' vectors, in this order; None matches by words only
         self._calibration = space.encoder.calibration if space is not None else STATIC
         self._fields = [
-            (
-                _Field(p.title),
-                _Field(" . ".join([p.ai_summary or "", *p.ai_keywords])),
-                _Field(p.abstract),
-            )
+            (_Field(p.title), _Field(p.ai_summary or "", *p.ai_keywords), _Field(p.abstract))
             for p in self.papers
         ]
         self._avg_abstract = max(
@@ -261,7 +300,15 @@ class Matcher:
         self._concepts: dict[Concept, dict[int, _Spans]] = {}
         self._strengths: dict[Concept, tuple[np.ndarray, np.ndarray]] = {}
         self._keywords: dict[int, np.ndarray] = {}
-        self._phrases: dict[tuple[int, str], str] = {}
+        self._quotes: dict[tuple[int, str], TopicHit] = {}
+
+    def recalibrated(self, calibration: Calibration) -> Matcher:
+        """The same week matched with other numbers (`newsletter model calibrate` tries
+        hundreds): the index is shared, every topic is scored afresh."""
+        other = copy.copy(self)
+        other._calibration = calibration
+        other._cache, other._barred, other._ranked, other._quotes = {}, {}, {}, {}
+        return other
 
     # --- scoring ------------------------------------------------------------------------
 
@@ -304,11 +351,13 @@ class Matcher:
     def _score_topic(
         self, topic: str, concepts: Sequence[Concept], similarity: np.ndarray | None = None
     ) -> dict[int, TopicHit]:
-        """Papers holding every concept: those at the threshold, and with the papers' cosines
-        to the topic (`similarity`), those that mention it where meaning agrees.
+        """Papers where the topic stands as a phrase: those at the threshold, and with the
+        papers' cosines to the topic (`similarity`), those that mention it where meaning
+        agrees.
 
-        Every candidate's raw score is computed at once; only those that reach their bar
-        before the concepts' placing (which can only lower a score) are placed one by one."""
+        Every candidate's bound (its rarest concept's hits, as if each stood in the phrase)
+        is computed at once; only those whose bound reaches their bar are read one by one
+        for where the concepts stand."""
         occurrences = [self._occurrences(c) for c in concepts]
         strengths = [self._strength(c) for c in concepts]
         candidates = strengths[0][0]
@@ -318,21 +367,28 @@ class Matcher:
             return {}
         # (concepts, candidates, fields): each concept's saturated hits per field
         sats = np.stack([s[np.searchsorted(i, candidates)] for i, s in strengths])
-        weights = np.array(self._weights(occurrences))
-        # A field weighs fully only where it holds the whole topic: part of the topic in the
-        # title is no more than an abstract hit.
-        field = np.where((sats > 0).all(axis=0), _FIELD_WEIGHTS, np.minimum(_FIELD_WEIGHTS, 1.0))
-        raw = (field * np.tensordot(weights, sats, axes=1)).sum(axis=1) / weights.sum()
+        bound = (_FIELD_WEIGHTS * sats.min(axis=0)).sum(axis=1)
         floor = np.full(len(candidates), THRESHOLD)
         if similarity is not None:
             floor[similarity[candidates] >= self._calibration.agreement] = MENTION
         hits = {}
-        for n in np.flatnonzero(raw >= floor).tolist():
+        for n in np.flatnonzero(bound >= floor).tolist():
             index = int(candidates[n])
-            score, where = _placed(float(raw[n]), [o[index] for o in occurrences])
+            score = float(bound[n])
+            if len(concepts) > 1:
+                score = self._phrase_score(index, [o[index] for o in occurrences])
             if score >= floor[n]:
-                hits[index] = TopicHit(topic, round(score, 3), where)
+                hits[index] = TopicHit(topic, round(score, 3), WORDS)
         return hits
+
+    def _phrase_score(self, index: int, per_concept: list[_Spans]) -> float:
+        """A paper's word score for a topic of several concepts: per field, the saturated
+        count of the places where they stand together."""
+        fields = self._fields[index]
+        return sum(
+            weight * self._saturate(len(_together([s[n] for s in per_concept], f.apart)), f, name)
+            for n, ((name, weight), f) in enumerate(zip(FIELDS, fields, strict=True))
+        )
 
     def topic_hits(self, interest: Interest | str) -> dict[int, TopicHit]:
         """Paper index -> hit, for papers at or above the threshold (cached per interest;
@@ -379,15 +435,18 @@ class Matcher:
 
     def _hits(self, interest: Interest, kept: int | None = MEANING_KEPT) -> dict[int, TopicHit]:
         if isinstance(interest, Author):
-            name = interest.name.strip()
-            found = self._authors.get(_name_key(name), set())
-            return {i: TopicHit(name, AUTHOR_RELEVANCE, "author list") for i in found}
+            name, key = interest.name.strip(), _name_key(interest.name)
+            return {
+                i: TopicHit(name, AUTHOR_RELEVANCE, "author list", written)
+                for i in self._authors.get(key, set())
+                for written in [a for a in self.papers[i].authors if _name_key(a) == key][:1]
+            }
         if isinstance(interest, Category):
             code = interest.code.strip()
             return {
-                i: TopicHit(code, AUTHOR_RELEVANCE, "category")
+                i: TopicHit(code, AUTHOR_RELEVANCE, "categories", listed)
                 for i, p in enumerate(self.papers)
-                if code.lower() in (c.lower() for c in p.categories)
+                for listed in [c for c in p.categories if c.lower() == code.lower()][:1]
             }
         concepts = compile_topic(interest.text.casefold())
         space = self.space if self.papers else None
@@ -435,25 +494,45 @@ class Matcher:
                    for w, c in zip(weights, concepts, strict=True))  # fmt: skip
         return dict(zip(indexes, (np.asarray(held) / sum(weights)).tolist(), strict=True))
 
-    def _phrase(self, index: int, topic: str) -> str:
-        """What the paper itself says that is nearest the topic (once per topic and paper:
-        every reader of the topic is shown the same)."""
-        if (index, topic) not in self._phrases:
-            self._phrases[index, topic] = self._nearest_phrase(index, topic)
-        return self._phrases[index, topic]
+    def _quoted(self, index: int, hit: TopicHit) -> TopicHit:
+        """The hit with the paper's own words (once per topic and paper: every reader of the
+        topic is shown the same)."""
+        if hit.where not in (WORDS, MEANING):
+            return hit
+        if (index, hit.topic) not in self._quotes:
+            quote = self._quote(index, hit.topic) if hit.where == WORDS else None
+            if quote is None:  # by meaning
+                quote = replace(hit, where=MEANING, phrase=self._nearest_phrase(index, hit.topic))
+            self._quotes[index, hit.topic] = quote
+        return replace(self._quotes[index, hit.topic], relevance=hit.relevance)
+
+    def _quote(self, index: int, topic: str) -> TopicHit | None:
+        """Where the topic stands in the paper, as it is written there: the first of its
+        title, AI summary, keywords and abstract that holds it."""
+        concepts = compile_topic(topic.casefold())
+        paper = self.papers[index]
+        texts = [("title", paper.title), ("AI summary", paper.ai_summary or "")]
+        texts += [("keywords", k) for k in paper.ai_keywords] + [("abstract", paper.abstract)]
+        for where, text in texts:
+            field = _Field(text)  # its words are `words(text)`'s, in the same order
+            found = _together([field.spans(c) for c in concepts], field.apart)
+            if not found:
+                continue
+            (start, end), placed = found[0], words(text)
+            return TopicHit(topic, 0.0, where, text[placed[start][1] : placed[end - 1][2]],
+                            _kind_of(concepts, field, found[0]))  # fmt: skip
+        return None
 
     def _nearest_phrase(self, index: int, topic: str) -> str:
         """The paper's own keyword (from the source) closest in meaning to the topic, else
-        the topic's words it does use."""
+        its title."""
         keywords = self.papers[index].ai_keywords
         if keywords and self.space is not None:
             closeness = self._keyword_vectors(index) @ self.space.encoder.topic(topic)
             best = int(np.argmax(closeness))
             if closeness[best] >= self._calibration.floor:
                 return keywords[best]
-        held = [word for word in topic.split() if (forms := stems(word))
-                and any(forms[0] in f.positions for f in self._fields[index])]  # fmt: skip
-        return " ".join(held)
+        return self.papers[index].title
 
     def _keyword_vectors(self, index: int) -> np.ndarray:
         assert self.space is not None
@@ -512,9 +591,8 @@ class Matcher:
     def _hits_of(self, index: int, interests: list[Interest | str]) -> list[TopicHit]:
         """Every hit of one paper among the interests, most relevant first, a pick by meaning
         with the paper's phrase nearest its topic."""
-        hits = [hit for i in interests if (hit := self.topic_hits(i).get(index))]
-        hits = [replace(h, phrase=self._phrase(index, h.topic)) if h.where == MEANING else h
-                for h in hits]  # fmt: skip
+        hits = [self._quoted(index, hit) for i in interests
+                if (hit := self.topic_hits(i).get(index))]  # fmt: skip
         return sorted(hits, key=lambda h: -h.relevance)
 
 
@@ -527,3 +605,18 @@ def _cache_key(interest: Interest | str) -> Interest:
 
 def _name_key(name: str) -> str:
     return " ".join(fold(name).replace(".", " ").split())
+
+
+def _kind_of(concepts: Sequence[Concept], field: _Field, span: Span) -> str:
+    """The vocabulary entry a concept's words in `span` are a kind of ("model compression"
+    for "weight pruning"), if any."""
+    kinds = _vocabulary()[1]
+    for concept in concepts:
+        for alt in concept:
+            name = kinds.get((concept, alt))
+            if name and any(
+                all(alt[k] in field.forms[start + k] for k in range(len(alt)))
+                for start in range(span[0], span[1] - len(alt) + 1)
+            ):
+                return name
+    return ""

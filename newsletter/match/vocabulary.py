@@ -1,69 +1,30 @@
-"""A curated vocabulary of the field: each entry lists forms that mean the same thing.
+"""The curated vocabulary of the field, read from `vocabulary.toml` (data, not code): each
+entry lists forms that name one idea, says what joins them, and may list narrower kinds.
 
-A topic that names any form matches every form, as whole words only, so "RAG"
-finds "retrieval-augmented generation" but never "leveraging". Bump VERSION
-when entries change, since it changes who gets which paper.
+A topic that names any form matches every form, and a topic naming an entry its kinds, as
+whole words only, so "RAG" finds "retrieval-augmented generation" but never "leveraging".
 """
 
-VERSION = "2026.11.2"
+from __future__ import annotations
 
-ENTRIES: tuple[tuple[str, ...], ...] = (
-    ("LLM", "large language model"),
-    ("LM", "language model"),
-    ("SLM", "small language model"),
-    ("VLM", "vision language model", "visual language model"),
-    ("MLLM", "multimodal large language model", "multimodal LLM"),
-    ("LVLM", "large vision language model"),
-    ("VLA", "vision language action model", "vision language action"),
-    ("MoE", "mixture of experts", "sparse experts"),
-    ("RAG", "retrieval augmented generation", "retrieval augmented"),
-    ("RL", "reinforcement learning"),
-    ("RLHF", "reinforcement learning from human feedback"),
-    ("RLVR", "reinforcement learning with verifiable rewards"),
-    ("DPO", "direct preference optimization"),
-    ("PPO", "proximal policy optimization"),
-    ("GRPO", "group relative policy optimization"),
-    ("SFT", "supervised fine tuning"),
-    ("PEFT", "parameter efficient fine tuning"),
-    ("LoRA", "low rank adaptation"),
-    ("CoT", "chain of thought"),
-    ("KV cache", "key value cache"),
-    ("NLP", "natural language processing"),
-    ("NER", "named entity recognition"),
-    ("QA", "question answering"),
-    ("VQA", "visual question answering"),
-    ("ASR", "automatic speech recognition", "speech recognition"),
-    ("TTS", "text to speech", "speech synthesis"),
-    ("OCR", "optical character recognition"),
-    ("GNN", "graph neural network"),
-    ("CNN", "convolutional neural network"),
-    ("RNN", "recurrent neural network"),
-    ("ViT", "vision transformer"),
-    ("GAN", "generative adversarial network"),
-    ("VAE", "variational autoencoder"),
-    ("NeRF", "neural radiance field"),
-    ("3DGS", "3D gaussian splatting", "gaussian splatting"),
-    ("AGI", "artificial general intelligence"),
-    ("MCTS", "monte carlo tree search"),
-    ("NAS", "neural architecture search"),
-    ("recommender system", "recommendation system", "recommender", "recommendation"),
-    ("diffusion model", "diffusion"),
-    ("text to image", "T2I"),
-    ("text to video", "T2V"),
-    ("image to video", "I2V"),
-    ("code generation", "code LLM", "program synthesis"),
-    (
-        "model compression",
-        "network compression",
-        "structured pruning",
-        "weight pruning",
-        "model pruning",
-        "knowledge distillation",
-        "quantization",
-        "low bit",
-        "sparsification",
-    ),
-    ("mathematical", "math", "mathematics"),
-    ("hallucination", "hallucinate"),
-    ("benchmark", "evaluation suite"),
-)
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class Entry:
+    forms: tuple[str, ...]  # one idea's names; the first names the entry in a reason
+    joins: str  # what makes them one ("abbreviation", "synonyms", ...)
+    kinds: tuple[str, ...] = ()  # narrower ideas a topic naming this entry also finds
+
+
+def _load() -> tuple[str, tuple[Entry, ...]]:
+    data = tomllib.loads(resources.files(__package__).joinpath("vocabulary.toml").read_text())
+    entries = tuple(
+        Entry(tuple(e["forms"]), e["joins"], tuple(e.get("kinds", ()))) for e in data["entry"]
+    )
+    return data["version"], entries
+
+
+VERSION, ENTRIES = _load()

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from newsletter.text import one_line
 
 _NOT_WORD = re.compile(r"[^\w+#.-]+")
-# Terms of the curated vocabulary (match/vocabulary.py) most readers recognise, in order.
+# Terms of the curated vocabulary (match/vocabulary.toml) most readers recognise, in order.
 STARTERS = ("LLM", "RAG", "diffusion model", "MoE", "RLHF", "VLM", "code generation", "LoRA")
 
 
