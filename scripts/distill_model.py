@@ -34,7 +34,7 @@ def distill(folder: Path, dims: int = 256, sif: float = 1e-4) -> np.ndarray:
     size = bert.vocabulary
     batches = [range(start, min(size, start + 1024)) for start in range(0, size, 1024)]
     pooled = np.concatenate(
-        [bert.mean_pooled(np.array([[CLS, t, SEP] for t in batch])) for batch in batches]
+        [bert.pooled(np.array([[CLS, t, SEP] for t in batch])) for batch in batches]
     )
     centred = pooled - pooled.mean(0)
     _, _, components = np.linalg.svd(centred, full_matrices=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from newsletter.match import bert, semantic
+from newsletter.match import bert, checkpoint, semantic
 from tests.test_semantic import DAY, WEEK, Matcher
 
 DATA = Path(__file__).parent / "data"
@@ -36,7 +36,7 @@ def test_it_gives_sentence_transformers_own_vectors(minilm) -> None:
     exact = bert.Bert(minilm, exact=True)
     tokenizer = encoder.model.tokenizer  # type: ignore[attr-defined]
     for text, vector in zip(reference["texts"], expected, strict=True):
-        pooled = exact.mean_pooled(np.array([tokenizer.encode(text).ids]))[0]
+        pooled = exact.pooled(np.array([tokenizer.encode(text).ids]))[0]
         assert pooled @ vector / np.linalg.norm(pooled) > 0.9999, text
 
 
@@ -79,20 +79,6 @@ def test_minilm_names_the_packaged_weights_and_refuses_others(monkeypatch) -> No
     assert "does not hold all-MiniLM-L6-v2's weights" in semantic.why_not("minilm")
 
 
-def test_a_checkpoint_pooled_otherwise_is_refused(minilm, tmp_path) -> None:
-    """A BERT checkpoint that pools its CLS token (bge, say) would get quietly wrong vectors
-    from mean pooling: it is refused, and matching goes by words alone."""
-    for item in minilm.iterdir():
-        if item.is_file():
-            (tmp_path / item.name).symlink_to(item)
-    (tmp_path / "1_Pooling").mkdir()
-    (tmp_path / "1_Pooling" / "config.json").write_text(
-        json.dumps({"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False})
-    )
-    assert semantic.load(str(tmp_path)) is None
-    assert "only mean-pooled checkpoints" in semantic.why_not(str(tmp_path))
-
-
 def test_without_onnx_runtime_it_says_how_to_install_it(monkeypatch) -> None:
     monkeypatch.setattr(semantic, "_loaded", {})
     monkeypatch.setattr(semantic, "_why_not", {})
@@ -113,6 +99,8 @@ def test_a_broken_weights_file_is_refused_with_its_reason(minilm, tmp_path) -> N
         if item.is_file() and item.name != "model.safetensors":
             (tmp_path / item.name).symlink_to(item)
     (tmp_path / "model.safetensors").write_bytes(b"not a safetensors file")
+    calibration = checkpoint.Calibration(floor=0.5, bonus=0.2, agreement=0.2)
+    checkpoint.write(tmp_path, checkpoint.Manifest(checkpoint.file_hashes(tmp_path), calibration))
     assert semantic.load(str(tmp_path)) is None
     assert f"building the model in {tmp_path} failed:" in semantic.why_not(str(tmp_path))
 

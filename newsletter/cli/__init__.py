@@ -70,6 +70,7 @@ from newsletter.cli import (  # noqa: E402, F401
     evaluate,
     feedback,
     ingest,
+    model,
     secret,
     send,
     subscribers,

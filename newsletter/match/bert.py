@@ -1,6 +1,7 @@
-"""A contextual sentence model: BERT's encoder with mean pooling, enough to run a
-sentence-transformers checkpoint of the BERT family (all-MiniLM-L6-v2 and its kin) from its
-folder, with no torch.
+"""A contextual sentence model: BERT's encoder, enough to run a sentence-transformers
+checkpoint of the BERT family (all-MiniLM-L6-v2 and its kin, bge, e5) from its folder, with
+no torch: pooled as its pooling config says (the mean of the tokens, or the CLS token), with
+the query and document prompts its sentence-transformers config gives.
 
 A child Python (this module run as a script) writes BERT's forward pass as an ONNX graph
 (the `onnx` package) and the checkpoint's weights beside it, quantized; ONNX Runtime runs
@@ -92,6 +93,40 @@ def verify_minilm(folder: Path) -> None:
             raise ValueError(f"{folder} does not hold all-MiniLM-L6-v2's {what} (sha256 {digest})")
 
 
+POOLINGS = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls"}
+
+
+def pooling(folder: Path) -> str:
+    """How the checkpoint pools its tokens into one vector: "mean" or "cls", from its
+    sentence-transformers pooling config (mean where it has none, as sentence-transformers
+    assumes). Any other pooling is refused: run another way, its vectors would be wrong."""
+    config = folder / "1_Pooling" / "config.json"
+    if not config.is_file():
+        return "mean"
+    modes = [mode for key, mode in POOLINGS.items() if json.loads(config.read_text()).get(key)]
+    if len(modes) != 1:
+        raise ValueError(f"{config}: only mean or CLS pooling can be run, one of them")
+    return modes[0]
+
+
+def prompts(folder: Path) -> tuple[str, str]:
+    """The (query, document) prompts the checkpoint was trained with ("query: " and
+    "passage: " for e5, say), from config_sentence_transformers.json; "" where none."""
+    config = folder / "config_sentence_transformers.json"
+    given = json.loads(config.read_text()).get("prompts") or {} if config.is_file() else {}
+    document = next((given[k] for k in ("document", "passage", "corpus") if k in given), "")
+    return str(given.get("query", "")), str(document)
+
+
+def holds_minilm(folder: Path) -> bool:
+    """Whether `folder` holds all-MiniLM-L6-v2's own files, each as pinned."""
+    try:
+        verify_minilm(folder)
+    except ValueError:
+        return False
+    return True
+
+
 def is_bert(folder: Path) -> bool:
     """Whether `folder` holds a BERT checkpoint this module can run."""
     config = folder / "config.json"
@@ -103,7 +138,7 @@ def is_bert(folder: Path) -> bool:
 
 
 class Bert:
-    """BERT's encoder: token ids in, the last layer's states mean-pooled over the tokens."""
+    """BERT's encoder: token ids in, the last layer's states pooled as the checkpoint says."""
 
     def __init__(self, folder: Path, *, exact: bool = False) -> None:
         """`exact` keeps every product in float32 (the checkpoint's own vectors, cosine above
@@ -131,9 +166,9 @@ class Bert:
         del graph, tensors, values, options
         _release_freed_memory()
 
-    def mean_pooled(self, ids: np.ndarray) -> np.ndarray:
-        """The mean of the last layer's states over each sequence's tokens, for a batch of
-        sequences of one length."""
+    def pooled(self, ids: np.ndarray) -> np.ndarray:
+        """The last layer's states pooled (the mean over each sequence's tokens, or its first,
+        the CLS token), for a batch of sequences of one length."""
         return np.asarray(self._session.run(["pooled"], {"ids": ids.astype(np.int64)})[0])
 
 
@@ -141,12 +176,8 @@ class SentenceBert:
     """A sentence-transformers BERT folder as a sentence encoder (model2vec's `encode`)."""
 
     def __init__(self, folder: Path) -> None:
-        pooling = folder / "1_Pooling" / "config.json"
-        if pooling.is_file() and not json.loads(pooling.read_text()).get(
-            "pooling_mode_mean_tokens"
-        ):
-            # bge's CLS pooling, say: mean-pooled, its vectors would be quietly wrong
-            raise ValueError(f"{folder}: only mean-pooled checkpoints can be run ({pooling})")
+        pooling(folder)  # refused before the weights are read
+        self.prompts = prompts(folder)
         self.bert = Bert(folder)
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.no_padding()
@@ -160,7 +191,7 @@ class SentenceBert:
         match a paper in the dry run and not in the send. Batches gained 3% on papers."""
         out = np.zeros((len(texts), self.bert.dimensions), dtype=np.float32)
         for row, encoding in enumerate(self.tokenizer.encode_batch(list(texts))):
-            out[row] = self.bert.mean_pooled(np.array([encoding.ids]))[0]
+            out[row] = self.bert.pooled(np.array([encoding.ids]))[0]
         if len(texts) >= TRIM_AFTER:
             _release_freed_memory()  # a week's papers leave ~150 MB freed on the heap
         return out
@@ -185,14 +216,16 @@ def _build(folder: Path, exact: bool) -> tuple[bytes, dict[str, np.ndarray]]:
     prefix = "bert." if "bert.embeddings.word_embeddings.weight" in weights else ""
     weights = {k.removeprefix(prefix): v.astype(np.float32, copy=False)
                for k, v in weights.items()}  # fmt: skip
-    return _graph(weights, json.loads((folder / "config.json").read_text()), exact)
+    config = json.loads((folder / "config.json").read_text())
+    return _graph(weights, config, exact, pooling(folder))
 
 
 def _graph(
-    w: dict[str, np.ndarray], config: dict[str, Any], exact: bool
+    w: dict[str, np.ndarray], config: dict[str, Any], exact: bool, pool: str = "mean"
 ) -> tuple[bytes, dict[str, np.ndarray]]:
     """BERT's forward pass with `w`'s weights as a serialized ONNX model: input `ids` (int64,
-    batch x length, no padding), output `pooled` (the mean of the last layer's states). Its
+    batch x length, no padding), output `pooled` (the last layer's states, their mean or the
+    first token's as `pool` says). Its
     dense layers in float32 if `exact`, else in 8-bit integers. The weight tensors come back
     beside the graph, by name: the graph only names them (external data)."""
     from onnx import TensorProto, helper, numpy_helper
@@ -290,7 +323,11 @@ def _graph(
         h = dense(x, at + "intermediate.dense")
         h = op("Mul", op("Mul", h, half), op("Add", one, op("Erf", op("Div", h, root2))))  # GELU
         x = norm(op("Add", x, dense(h, at + "output.dense")), at + "output.LayerNorm")
-    nodes.append(helper.make_node("ReduceMean", [x], ["pooled"], axes=[1], keepdims=0))
+    if pool == "cls":
+        nodes.append(helper.make_node("Gather", [x, const("first", np.array(0))], ["pooled"],
+                                      axis=1))  # fmt: skip
+    else:
+        nodes.append(helper.make_node("ReduceMean", [x], ["pooled"], axes=[1], keepdims=0))
     graph = helper.make_graph(
         nodes, "bert",
         [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "length"])],

@@ -6,8 +6,9 @@ PyPI package (checked by hash) and `bert` runs them on ONNX Runtime, no torch an
 package. `NEWSLETTER_EMBEDDING_MODEL` names another: `builtin`, the static model shipped in
 newsletter/match/model/ (one vector per token, distilled from all-MiniLM-L6-v2 by
 scripts/distill_model.py, run by model2vec: a tenth of the CPU, fewer good matches); a
-folder holding a model2vec model or a sentence-transformers checkpoint of the BERT family; a
-model2vec hub id, if the machine can reach the hub; or `off`.
+folder holding a model2vec model or a sentence-transformers checkpoint of the BERT family,
+with a manifest that pins its files and holds its own calibration (`checkpoint`; `newsletter
+model pull` and `calibrate` write it); or `off`.
 benchmarks/relevance/README.md compares the models and runtimes that were measured.
 A model that cannot be loaded leaves matching by words alone, said once in the log and in
 `newsletter doctor`.
@@ -26,6 +27,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from newsletter.match import checkpoint
+from newsletter.match.checkpoint import Calibration
+
 if TYPE_CHECKING:
     from newsletter.models import Paper
 
@@ -38,17 +42,8 @@ TITLE_WEIGHT = 0.3  # the title, embedded alone, beside the whole text: it says 
 _TOPICS_KEPT = 50_000
 
 
-@dataclass(frozen=True)
-class Calibration:
-    """Where a model's cosines count. Each kind of model has its own scale (a contextual one
-    spreads unrelated texts lower), so each has its own, chosen on the blind set's tune half
-    (benchmarks/relevance/README.md)."""
-
-    floor: float  # cosine (+ word bonus) a paper needs to match on meaning alone
-    bonus: float  # times the share of the topic's words the paper holds
-    agreement: float  # the cosine at which meaning agrees with a passing mention
-
-
+# The shipped models' numbers, chosen on the blind set's tune half (benchmarks/relevance/
+# README.md); a model an operator brings carries its own (`checkpoint`).
 STATIC = Calibration(floor=0.6, bonus=0.1, agreement=0.4)
 CONTEXTUAL = Calibration(floor=0.55, bonus=0.3, agreement=0.2)
 
@@ -60,6 +55,7 @@ class Encoder:
     model: object  # model2vec.StaticModel or bert.SentenceBert, imported only when loaded
     name: str
     calibration: Calibration = STATIC
+    prompts: tuple[str, str] = ("", "")  # put before (a topic, a paper's text), as trained
     _topics: dict[str, np.ndarray] = field(default_factory=dict)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -83,21 +79,23 @@ class Encoder:
             return
         if len(self._topics) + len(keys) > _TOPICS_KEPT:
             self._topics.clear()
-        self._topics.update(zip(keys, self.encode(keys), strict=True))
+        query = self.prompts[0]
+        self._topics.update(zip(keys, self.encode([query + k for k in keys]), strict=True))
 
     def papers(self, papers: Sequence[Paper]) -> np.ndarray:
         """One vector per paper: its title, abstract and the source's AI summary, with the
         title once more on its own."""
         if not papers:
             return np.zeros((0, 0), dtype=np.float32)
-        whole = self.encode([text_of(p) for p in papers])
-        titles = self.encode([p.title for p in papers])
+        document = self.prompts[1]
+        whole = self.encode([document + text_of(p) for p in papers])
+        titles = self.encode([document + p.title for p in papers])
         return _unit((1 - TITLE_WEIGHT) * whole + TITLE_WEIGHT * titles)
 
     def keywords(self, papers: Sequence[Paper]) -> list[np.ndarray]:
         """Per paper, one vector per AI keyword (rows in order; none without keywords), in
         float16 as they are stored, so a week read back matches one computed afresh."""
-        texts = [k for p in papers for k in p.ai_keywords]
+        texts = [self.prompts[1] + k for p in papers for k in p.ai_keywords]
         vectors = self.encode(texts).astype(np.float16) if texts else np.zeros((0, 0), np.float16)
         ends = np.cumsum([len(p.ai_keywords) for p in papers])
         return [
@@ -167,7 +165,7 @@ def load(setting: str) -> Encoder | None:
         _why_not[setting] = "turned off (NEWSLETTER_EMBEDDING_MODEL=off)"
     else:
         try:
-            _loaded[setting] = _load(setting)
+            _loaded[setting] = open_model(setting)
         except Exception as exc:  # any failure to load means: match by words alone
             _why_not[setting] = f"model {setting!r} could not be loaded: {exc}"
     if setting in _why_not:
@@ -180,29 +178,51 @@ def why_not(setting: str) -> str:
     return _why_not.get(setting.strip() or MINILM, "")
 
 
-def _load(setting: str) -> Encoder:
+def open_model(setting: str, *, calibrated: bool = True) -> Encoder:
+    """The model `setting` names: `minilm`, `builtin`, or a folder whose files all stand as its
+    manifest pins (`checkpoint`), with a calibration of its own unless `calibrated` is False
+    (as when one is being fitted). Raises, with one line, if it cannot be used."""
     from newsletter.match import bert
 
     named = setting.lower()
     if named == MINILM:
-        folder, label = bert.minilm_folder(), "all-minilm-l6-v2"
+        folder, label, calibration = bert.minilm_folder(), "all-minilm-l6-v2", CONTEXTUAL
+        bert.verify_minilm(folder)  # a third party's upload: every file against its pin
     elif named == BUILTIN:
-        folder, label = builtin_folder(), "minilm-l6-v2-static"
+        folder, label, calibration = builtin_folder(), "minilm-l6-v2-static", STATIC
     else:
         folder = Path(setting).expanduser()
-        label = folder.name or setting
-    if named == MINILM:  # a third party's upload: every file against its pin, before use
-        bert.verify_minilm(folder)
+        label, calibration = folder.name, _own_calibration(folder, calibrated)
     if bert.is_bert(folder):
-        if named == MINILM:
-            digest = bert.MINILM_SHA256  # just checked: no second pass over the weights
-        else:
-            with (folder / "model.safetensors").open("rb") as file:
-                digest = hashlib.file_digest(file, "sha256").hexdigest()
-        return Encoder(bert.SentenceBert(folder), f"{label}@{digest[:12]}", CONTEXTUAL)
+        model = bert.SentenceBert(folder)
+        with (folder / "model.safetensors").open("rb") as file:
+            digest = hashlib.file_digest(file, "sha256").hexdigest()
+        return Encoder(model, f"{label}@{digest[:12]}", calibration, model.prompts)
     from model2vec import StaticModel
 
-    source = str(folder) if folder.is_dir() else setting  # else a hub id
-    model = StaticModel.from_pretrained(source, force_download=False)
-    weights = model.embedding.tobytes()  # the exact weights name the version
-    return Encoder(model, f"{label}@{hashlib.sha256(weights).hexdigest()[:12]}")
+    static = StaticModel.from_pretrained(str(folder), force_download=False)
+    weights = static.embedding.tobytes()  # the exact weights name the version
+    return Encoder(static, f"{label}@{hashlib.sha256(weights).hexdigest()[:12]}", calibration)
+
+
+def _own_calibration(folder: Path, calibrated: bool) -> Calibration:
+    """A brought model's numbers, once its manifest's pins hold: all-MiniLM-L6-v2's own files
+    (pinned in `bert`) need none, they are the default's."""
+    from newsletter.match import bert
+
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a model folder: fetch one with "
+                         f"`newsletter model pull REPO --revision COMMIT --to FOLDER`")  # fmt: skip
+    manifest = checkpoint.read(folder)
+    if manifest is None:
+        if bert.holds_minilm(folder) or not calibrated:
+            return CONTEXTUAL  # MiniLM's own numbers; or a placeholder while its are fitted
+        raise ValueError(f"{folder} has no {checkpoint.MANIFEST} pinning its files and "
+                         f"its calibration: {checkpoint.calibration_hint(folder)}")  # fmt: skip
+    checkpoint.verify(folder, manifest.files)
+    if manifest.calibration is not None:
+        return manifest.calibration
+    if calibrated:
+        raise ValueError(f"{folder} has no calibration of its own: "
+                         f"{checkpoint.calibration_hint(folder)}")  # fmt: skip
+    return CONTEXTUAL
