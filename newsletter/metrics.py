@@ -60,7 +60,7 @@ BATCH = Histogram(
     "Time per delivery batch.",
     buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
-QUEUE = "celery"  # Celery's default queue: a Redis list
+QUEUE = "celery"  # Celery's default queue: a Redis list, under NEWSLETTER_REDIS_PREFIX
 
 
 class StateCollector(Collector):
@@ -97,7 +97,7 @@ class StateCollector(Collector):
             queue = GaugeMetricFamily("newsletter_queue_depth", "Tasks waiting in the queue.")
             client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2)
             try:
-                queue.add_metric([], client.llen(QUEUE))
+                queue.add_metric([], client.llen(self.settings.redis_prefix + QUEUE))
                 yield queue
             except redis.RedisError:
                 pass  # the scrape still answers; the queue's absence says Redis is down

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///newsletter.db", repr=False)
     # The Celery broker and the web app's rate-limit counts (empty: counted per web process).
     redis_url: str = Field("redis://localhost:6379/0", repr=False)
+    # Before every key this deployment keeps in Redis (rate limits, pacing, the task queue's),
+    # so that two deployments, or other software, can share one Redis without meeting.
+    redis_prefix: str = Field("newsletter:", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
 
     smtp_host: str = "localhost"
     smtp_port: int = 1025

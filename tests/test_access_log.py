@@ -100,6 +100,7 @@ def test_no_token_address_or_secret_in_what_the_web_process_logs(
     fresh = link(r"https?://[^/\s]+(/manage/\S+)", body(smtp, "ada@example.com"))
     call("GET", manage)  # revoked: a 404, logged like any other
     call("POST", fresh + "/forget")
+    call("POST", fresh + "/forget/confirm")
     call("GET", "/manage/not-a-real-token-but-still-a-secret-looking-string")
     call("GET", "/no-such-page/someone-pasted-a-token-here-by-mistake")
 

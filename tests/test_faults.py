@@ -219,7 +219,7 @@ def test_redis_restart_mid_issue_loses_nothing(
     tmp_path,
 ) -> None:
     emails, started = under_way(workers, smtp, tmp_path, "w1", "w2")
-    queued = redis.Redis.from_url(private_redis.url).llen("celery")
+    queued = redis.Redis.from_url(private_redis.url).llen(get_settings().redis_prefix + "celery")
     private_redis.stop()  # every queued batch is gone with it
     at_restart = len(smtp.received)
     time.sleep(1)

@@ -168,6 +168,9 @@ def test_a_stranger_and_a_reader_walk_every_page(
     assert rows_naming(session, LONG)
     page.goto(manage)
     page.get_by_role("button", name="Delete my data").click()
+    page.wait_for_selector("text=Delete your data?")  # asked once more
+    problems += audit(page, "delete-asked")
+    page.get_by_role("button", name="Yes, delete my data").click()
     page.wait_for_selector("text=Your data is deleted")
     problems += audit(page, "forgotten")
     assert rows_naming(session, LONG) == []

@@ -95,6 +95,14 @@ def test_tldr_is_first_sentence_without_ai_summary() -> None:
     assert render.tldr("An AI summary.", "We propose X. It is good.") == "An AI summary."
 
 
+def test_a_long_summary_is_cut_at_a_word_with_an_ellipsis() -> None:
+    summary = "The method learns from bug-fix histories, " * 10
+    cut = render.tldr(summary, "")
+    assert len(cut) <= 300 and cut.endswith("…")
+    assert cut[:-1] == summary[: len(cut) - 1] and summary[len(cut) - 1] in " ,"
+    assert "from bug-fix h…" not in cut
+
+
 def test_subject_counts_and_names_top_paper_on_one_line() -> None:
     rendered = _render(_pick("Line one\nBcc: victim@example.com", ["A"]), _pick("Other", ["B"]))
     assert rendered.subject == "2 trending papers for you: Line one Bcc: victim@example.com"

@@ -343,7 +343,7 @@ def test_unsubscribe_button_and_one_click(client, session, settings) -> None:
     manage = path_of(link(get_settings(), Purpose.MANAGE, reader(session)))  # type: ignore[arg-type]
     assert "Subscribe again" in client.get(manage).text
     back = client.post(path_of(url) + "/undo")
-    assert back.status_code == 200 and "Pause instead" in back.text
+    assert back.status_code == 200 and "You&#39;re subscribed again" in back.text
     assert reader(session).status == SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
     paused = client.post(path_of(url) + "/pause")
     # No manage link from a link that never expires: a Resume button on this same link.
@@ -444,9 +444,10 @@ def test_delete_my_data_leaves_no_row_and_a_bounced_address_stays_unmailed(
     for email in ("ada@example.com", "bob@example.com"):
         manage = path_of(link(get_settings(), Purpose.MANAGE, reader(session, email)))  # type: ignore[arg-type]
         assert "Delete my data" in client.get(manage).text
-        gone = client.post(manage + "/forget")
+        assert "Delete your data?" in client.post(manage + "/forget").text  # asked once more
+        gone = client.post(manage + "/forget/confirm")
         assert gone.status_code == 200 and "Your data is deleted" in gone.text
-        assert client.get(manage).status_code == 404
+        assert client.get(manage).status_code == 410
     assert count(session, Subscriber) == 0 and count(session, Delivery) == 0
     with Session(session.bind) as s:  # type: ignore[arg-type]
         rows = [

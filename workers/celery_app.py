@@ -39,8 +39,12 @@ def make_app() -> Celery:
         task_soft_time_limit=max(1, settings.task_time_limit - 30),
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
-        # An unacknowledged task (its worker died) goes back to the queue after this long.
-        broker_transport_options={"visibility_timeout": 2 * settings.delivery_lease_seconds},
+        # An unacknowledged task (its worker died) goes back to the queue after this long;
+        # every key of the queue under the deployment's prefix.
+        broker_transport_options={
+            "visibility_timeout": 2 * settings.delivery_lease_seconds,
+            "global_keyprefix": settings.redis_prefix,
+        },
         beat_schedule=beat_schedule(settings),
         include=["workers.tasks"],
     )

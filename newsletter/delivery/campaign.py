@@ -241,7 +241,7 @@ def _deliver_one(
     metrics.STAGE.labels("compose").observe(time.perf_counter() - start)
     with metrics.STAGE.labels("render").time():
         message = composed.message(settings)
-    pacer = pacing.pacer(settings.domain_rates, settings.redis_url)
+    pacer = pacing.pacer(settings.domain_rates, settings.redis_url, settings.redis_prefix)
     if pacer:
         if write_first:  # not left unwritten while waiting for the domain's budget
             write_first()

@@ -46,10 +46,11 @@ def parse_rates(text: str) -> dict[str, tuple[int, str]]:
 
 class Pacer:
     def __init__(self, rates: dict[str, tuple[int, str]], redis_url: str,
+                 prefix: str = "newsletter:",
                  sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
-        self.rates, self.sleep = rates, sleep
+        self.rates, self.sleep, self.prefix = rates, sleep, f"{prefix}pace"
         self.storage: Storage = (
-            RedisStorage(redis_url, key_prefix="newsletter-pace", socket_timeout=2)
+            RedisStorage(redis_url, key_prefix=self.prefix, socket_timeout=2)
             if redis_url
             else MemoryStorage()
         )
@@ -80,7 +81,7 @@ class Pacer:
         if rate is None or not _THROTTLED.match(reply):
             return
         if self.redis is not None:
-            first = self.redis.set(f"newsletter-pace:backoff:{domain}", 1, nx=True,
+            first = self.redis.set(f"{self.prefix}:backoff:{domain}", 1, nx=True,
                                    ex=BACKOFF_SECONDS)  # fmt: skip
         else:
             first = self._backoff.get(domain, 0.0) < time.monotonic()
@@ -107,10 +108,10 @@ class Pacer:
         # for a second went on at the full rate while the others had halved it.
         if self.redis is None:
             return self._backoff.get(domain, 0.0) > time.monotonic()
-        return bool(self.redis.exists(f"newsletter-pace:backoff:{domain}"))
+        return bool(self.redis.exists(f"{self.prefix}:backoff:{domain}"))
 
 
 @lru_cache(maxsize=8)
-def pacer(rates: str, redis_url: str) -> Pacer | None:
+def pacer(rates: str, redis_url: str, prefix: str = "newsletter:") -> Pacer | None:
     """One per process and configuration (the budgets themselves live in Redis)."""
-    return Pacer(parse_rates(rates), redis_url) if rates.strip() else None
+    return Pacer(parse_rates(rates), redis_url, prefix) if rates.strip() else None

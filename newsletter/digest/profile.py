@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from newsletter.delivery import issues
 from newsletter.digest.compose import IssueCache, next_picks
+from newsletter.ingest import store as papers
 from newsletter.match.engine import Pick
 from newsletter.match.interests import label, of_reader, shown_exclusions
 from newsletter.models import Subscriber
@@ -31,8 +32,16 @@ def of(
             "url": paper.abs_url, "voted_at": vote.voted_at.date().isoformat(),
             "reason": votes.REASONS.get(vote.reason or ""),
         })  # fmt: skip
-    issue = issues.for_date(today or dt.date.today(), settings.window_days, session=session,
-                            create=False)  # fmt: skip
+    day = today or dt.date.today()
+    issue = issues.for_date(day, settings.window_days, session=session, create=False)
+    count, _ = papers.window_stamp(issue.window_start, issue.window_end, session=session)
+    latest = papers.latest_day(session=session)
+    earlier = not count and latest is not None and latest < day
+    if earlier:
+        # Nothing ingested for this week yet (or a demo's bundled week): the latest papers
+        # there are show what the reader would get, and the page says which week they are.
+        assert latest is not None
+        issue = issues.for_date(latest, settings.window_days, session=session, create=False)
     state = cache.get(issue, settings, session=session)
     picks = next_picks(reader, state, settings, session=session)
     return {
@@ -46,6 +55,7 @@ def of(
         "disliked": disliked,
         "next_issue": {
             "week": issue.week,
+            "earlier": earlier,  # no papers this week yet: the latest week's
             "picks": [_pick(p) for p in picks],
         },
     }

@@ -91,7 +91,9 @@ class MailTemplates:
         """`name`.mjml, structured, compiled by MJML, ready for a message's values."""
         if name not in self._compiled:
             source = self._structure.get_template(f"{name}.mjml").render()
-            compiled = _BLOCK_END.sub(r"\1\n", mjml2html(source))
+            # fonts={}: MJML would otherwise link Google Fonts for a font it knows (Roboto),
+            # and every open of the mail would be reported to Google.
+            compiled = _BLOCK_END.sub(r"\1\n", mjml2html(source, fonts={}))
             self._compiled[name] = self._html.from_string(compiled)
         return self._compiled[name]
 
@@ -114,10 +116,14 @@ def authors_line(authors: list[str]) -> str:
 
 
 def tldr(ai_summary: str | None, abstract: str, max_len: int = 300) -> str:
-    if ai_summary:
-        return one_line(ai_summary, max_len)
-    first = _SENTENCE.split(one_line(abstract, 2000), maxsplit=1)[0]
-    return first if len(first) <= max_len else first[: max_len - 1].rstrip() + "…"
+    """The source's AI summary, else the abstract's first sentence; cut at a word, with an
+    ellipsis, if longer than `max_len`."""
+    text = one_line(ai_summary, 2000) if ai_summary else None
+    text = text or _SENTENCE.split(one_line(abstract, 2000), maxsplit=1)[0]
+    if len(text) <= max_len:
+        return text
+    cut = text[: max_len - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;:") + "…"
 
 
 def subject(picks: list[Pick]) -> str:

@@ -119,6 +119,11 @@ def window_stamp(start: dt.date, end: dt.date, *, session: Session) -> tuple[int
     return int(count), newest
 
 
+def latest_day(*, session: Session) -> dt.date | None:
+    """The day the newest ingested paper was featured, if any."""
+    return session.exec(select(func.max(Paper.featured_on))).one()
+
+
 def in_window(start: dt.date, end: dt.date, *, session: Session) -> list[Paper]:
     return list(session.exec(select(Paper).where(_window(start, end)).order_by(col(Paper.id))))
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
+from starlette.exceptions import HTTPException
 
 from newsletter.delivery.sendtime import DAYS, parse_day
 from newsletter.digest import profile
@@ -27,6 +28,10 @@ from newsletter.web.state import DB, State, WebState
 from newsletter.web.subscribe import CHECK_INBOX, send_optin_mail
 
 router = APIRouter()
+GONE = (
+    "This address is no longer on our list: its data was deleted, and nothing more is sent "
+    "to it. You can subscribe again from the front page."
+)
 
 
 def reader_for(
@@ -39,7 +44,9 @@ def reader_for(
     except links.InvalidToken:
         raise not_found() from None
     reader = store.get(named.reader_id, session=session)
-    if reader is None or named.key != reader.link_key:
+    if reader is None:  # a genuine link of a reader since deleted: say so, not "mistyped"
+        raise HTTPException(410, GONE)
+    if named.key != reader.link_key:
         raise not_found()
     return reader, named
 
@@ -242,11 +249,25 @@ def _unsubscribe_page(
     return web.pages.page(request, "unsubscribe", title="No digests", text=text, state="")
 
 
+def _back(web: WebState, reader: Subscriber) -> str:
+    when = optin.first_digest(reader, web.settings)
+    return f"You're subscribed again. Your next digest comes {when}."
+
+
 @router.post("/manage/{token}/resubscribe", response_class=HTMLResponse)
 def manage_resubscribe(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
+    """Back on the list, from "Subscribe again" or a paused reader's "Resume"."""
     reader = _managed(request, token, web, session)
     optin.resubscribe(reader, session=session)
-    return _manage(request, web, reader, token, session, saved=True)
+    return _manage(request, web, reader, token, session, back=_back(web, reader))
+
+
+@router.post("/manage/{token}/unsubscribe", response_class=HTMLResponse)
+def manage_unsubscribe(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
+    """Leaving, from the manage page: the settings and links stay, to come back with."""
+    reader = _managed(request, token, web, session)
+    optin.unsubscribe(reader, session=session)
+    return _manage(request, web, reader, token, session)
 
 
 @router.post("/manage/{token}/feed", response_class=HTMLResponse)
@@ -264,8 +285,18 @@ def undo_vote(request: Request, token: str, paper_id: int, session: DB, web: Sta
 
 
 @router.post("/manage/{token}/forget", response_class=HTMLResponse)
+def forget_ask(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
+    """ "Delete my data", first step: what it deletes, and a second press to do it."""
+    _managed(request, token, web, session)
+    return web.pages.page(
+        request, "confirm_delete", action=f"/manage/{token}/forget/confirm",
+        back=f"/manage/{token}",
+    )  # fmt: skip
+
+
+@router.post("/manage/{token}/forget/confirm", response_class=HTMLResponse)
 def forget(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
-    """ "Delete my data": the reader, their topics and deliveries, at once."""
+    """ "Delete my data", confirmed: the reader, their topics and deliveries, at once."""
     reader = _managed(request, token, web, session)
     store.forget(reader.email, keys=web.settings.signing_keys, session=session)
     text = (
@@ -295,7 +326,11 @@ def resubscribe(request: Request, token: str, session: DB, web: State) -> HTMLRe
     """From the reader's own unsubscribe link, so it is their own decision again."""
     reader, _ = reader_for(token, links.Purpose.UNSUBSCRIBE, web.settings, session)
     optin.resubscribe(reader, session=session)
-    return _unsubscribe_page(request, web, reader, token)
+    if reader.status != SubscriberStatus.CONFIRMED:  # suppressed: nothing to come back to
+        return _unsubscribe_page(request, web, reader, token)
+    return web.pages.page(request, "unsubscribe", title="You're subscribed again",
+                          text=_back(web, reader), state="back",
+                          action=f"/unsubscribe/{token}")  # fmt: skip
 
 
 @router.post("/unsubscribe/{token}/pause", response_class=HTMLResponse)

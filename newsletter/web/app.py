@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         pages=pages.Pages(),
         mail=mail,
-        limiter=RateLimiter(settings.redis_url),
+        limiter=RateLimiter(settings.redis_url, settings.redis_prefix),
         suggestions=SuggestionCache(settings.suggest_min_readers),
         issues=IssueCache(templates=mail),
     )

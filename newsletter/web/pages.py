@@ -85,6 +85,9 @@ def not_found() -> HTTPException:
     return HTTPException(404, "not found")
 
 
+_HEADINGS = {404: "Page not found", 410: "No longer on the list", 429: "Too many requests"}
+
+
 def install_error_pages(app: FastAPI) -> None:
     def pages_of(request: Request) -> Pages:
         found: Pages = request.app.state.web.pages
@@ -96,11 +99,9 @@ def install_error_pages(app: FastAPI) -> None:
             body = {"detail": exc.detail}
             return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
         missing = exc.status_code == 404
+        heading = _HEADINGS.get(exc.status_code, "Something went wrong")
         page = pages_of(request).notice(
-            request,
-            "Page not found" if missing else "Something went wrong",
-            NOT_FOUND_TEXT if missing else str(exc.detail),
-            exc.status_code,
+            request, heading, NOT_FOUND_TEXT if missing else str(exc.detail), exc.status_code
         )
         page.headers.update(exc.headers or {})  # a 405's Allow
         return page

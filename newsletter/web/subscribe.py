@@ -5,6 +5,7 @@ after the answer, in the background, so its timing says nothing about the addres
 from __future__ import annotations
 
 import logging
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
@@ -34,6 +35,16 @@ log = logging.getLogger("newsletter.web")
 router = APIRouter()
 TYPED_COOKIE = "typed"  # the address typed into the form, signed, for the next page
 CHECK_INBOX = "If the address can receive our mail, a message is on its way: follow its link."
+
+
+class TooMany(HTTPException):
+    """Over the per-address limit: when to try again, in words and in Retry-After."""
+
+    def __init__(self, wait: float) -> None:
+        self.minutes = max(1, math.ceil(wait / 60))
+        super().__init__(429, f"Too many requests for this address: try again in "
+                         f"{self.minutes} minute{'s' if self.minutes > 1 else ''}.",
+                         headers={"Retry-After": str(math.ceil(wait))})  # fmt: skip
 
 
 class SubscribeIn(BaseModel):
@@ -72,12 +83,17 @@ def subscribe_reader(
         schedule = Schedule(data.timezone or "UTC", day, data.send_hour).checked()
     with about("email"):
         email = normalise_email(data.email)
-    if not web.limiter.allow(f"email:{email}", settings.subscribe_limit_per_email):
-        raise HTTPException(429, "Too many requests for this address; try again later.")
+    per_email = (f"email:{email}", settings.subscribe_limit_per_email)
+    if (wait := web.limiter.wait(*per_email)) > 0:
+        raise TooMany(wait)
     with about("topics"):
         outgoing = optin.request(
             email, data.topic_list(), schedule, keys=settings.signing_keys, session=session
         )
+    # Counted once accepted, not when refused: a typo must not lock the address out. Every
+    # accepted request counts, mailed or not (a suppressed address), so the limit says
+    # nothing about the address.
+    web.limiter.allow(*per_email)
     if outgoing is not None:  # sent after the answer, once the unit of work has committed
         background.add_task(send_optin_mail, outgoing, settings, web.mail)
     return email
@@ -116,10 +132,15 @@ def subscribe(
     )
     try:
         address = subscribe_reader(data, request, session, web, background)
-    except InvalidInput as exc:
+    except (InvalidInput, TooMany) as exc:
+        # The form again, as typed, with what was wrong or when to try again.
+        status, field = (422, exc.field) if isinstance(exc, InvalidInput) else (429, None)
+        message = str(exc) if isinstance(exc, InvalidInput) else exc.detail
         suggested = web.suggestions.get(session)
-        form = web.pages.page(request, "subscribe", 422, error=str(exc), error_field=exc.field,
+        form = web.pages.page(request, "subscribe", status, error=message, error_field=field,
                               form=data, days=DAYS, suggestions=suggested)  # fmt: skip
+        if isinstance(exc, TooMany):
+            form.headers.update(exc.headers or {})
         raise Refused(form) from exc
     # POST, redirect, GET: reloading the answer sends nothing again. The address goes in a
     # short-lived cookie for that page only, not in its URL, which access logs keep.

@@ -1,0 +1,245 @@
+"""Readers never stranded (issue 33): typos that do not lock an address out, a 429 that keeps
+what was typed, leaving and coming back from the manage page, deleting with a second step,
+a paused reader's Resume, a deleted reader's old links, and no third party in any mail.
+Through the web app on both databases, with real mail."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from newsletter.models import SubscriberStatus
+from newsletter.readers.links import Purpose, link
+from newsletter.settings import get_settings
+from tests.conftest import ARTIFACTS, REAL, SmtpServer
+from tests.helpers import count, run, web_client
+from tests.test_web import FORM, confirm_link, path_of, reader
+
+
+@pytest.fixture
+def client(settings) -> TestClient:
+    return web_client()
+
+
+def test_refused_forms_do_not_use_up_the_address_limit(client, session, smtp, monkeypatch) -> None:
+    """Three topic mistakes, then a good form: it goes through and mails the reader."""
+    bad = FORM | {"topics": " , ,"}
+    for _ in range(3):
+        assert client.post("/subscribe", data=bad).status_code == 422
+    assert client.post("/subscribe", data=FORM).status_code == 200
+    assert [to for to, _ in smtp.received] == ["ada@example.com"]
+
+
+def test_a_429_shows_the_form_as_typed_and_when_to_retry(client, session, monkeypatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_SUBSCRIBE_LIMIT_PER_EMAIL", "1")
+    get_settings.cache_clear()
+    client = web_client()
+    assert client.post("/subscribe", data=FORM).status_code == 200
+    again = client.post("/subscribe", data=FORM | {"timezone": "Asia/Tokyo"})
+    assert again.status_code == 429
+    assert 3000 < int(again.headers["Retry-After"]) <= 3600
+    page = again.text
+    assert "<h1>Get trending papers in your email inbox</h1>" in page  # the form, not an error
+    assert "Too many requests for this address: try again in 60 minutes." in page
+    assert 'value="ada@example.com"' in page and "mixture of experts" in page
+    # What was typed stays: the browser's zone does not overwrite it.
+    assert re.search(r'value="Asia/Tokyo" data-touched="1"', page)
+    assert "Something went wrong" not in page
+
+
+def test_limits_live_under_the_deployments_own_redis_prefix(settings, monkeypatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_REDIS_PREFIX", "papers-staging:")
+    get_settings.cache_clear()
+    store = redis.Redis.from_url(get_settings().redis_url)
+    others = set(store.keys("*")) - set(store.keys("papers-staging:*"))
+    web_client().post("/subscribe", data=FORM)
+    ours = set(store.keys("*")) - others
+    assert ours and all(k.startswith(b"papers-staging:limits:") for k in ours)
+
+
+def subscribed(client: TestClient, smtp: SmtpServer) -> str:
+    """Ada, confirmed; the path of her manage page."""
+    client.post("/subscribe", data=FORM)
+    page = client.post(confirm_link(smtp)).text
+    return re.search(r'href="https://papers\.example\.com(/manage/[^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def test_leave_from_the_manage_page_and_come_back(client, session, smtp) -> None:
+    manage = subscribed(client, smtp)
+    page = client.get(manage).text
+    assert f'action="{manage}/unsubscribe"' in page
+    left = client.post(f"{manage}/unsubscribe")
+    assert left.status_code == 200 and "You are unsubscribed" in left.text
+    assert reader(session).status == SubscriberStatus.UNSUBSCRIBED  # type: ignore[union-attr]
+    back = client.post(f"{manage}/resubscribe").text
+    assert "You&#39;re subscribed again. Your next digest comes " in back
+    assert reader(session).status == SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
+
+
+def test_subscribe_again_from_the_unsubscribe_link_says_so(client, session, smtp) -> None:
+    subscribed(client, smtp)
+    unsubscribe = path_of(link(get_settings(), Purpose.UNSUBSCRIBE, reader(session)))  # type: ignore[arg-type]
+    client.post(unsubscribe)
+    back = client.post(f"{unsubscribe}/undo")
+    assert "<h1>You&#39;re subscribed again</h1>" in back.text
+    assert "Your next digest comes " in back.text
+    assert "<h1>Unsubscribe</h1>" not in back.text
+
+
+def test_a_paused_reader_sees_a_banner_with_resume(client, session, smtp) -> None:
+    manage = subscribed(client, smtp)
+    client.post(manage, data={"topics": "agents", "paused": "true", "timezone": "UTC"})
+    page = client.get(manage).text
+    assert "Your digest is paused: nothing is sent until you resume it." in page
+    resumed = client.post(f"{manage}/resubscribe").text
+    assert "You&#39;re subscribed again" in resumed
+    assert reader(session).paused is False  # type: ignore[union-attr]
+
+
+def test_delete_needs_a_second_step_and_old_links_then_say_so(client, session, smtp) -> None:
+    manage = subscribed(client, smtp)
+    unsubscribe = path_of(link(get_settings(), Purpose.UNSUBSCRIBE, reader(session)))  # type: ignore[arg-type]
+    asked = client.post(f"{manage}/forget")
+    assert asked.status_code == 200 and "<h1>Delete your data?</h1>" in asked.text
+    assert reader(session) is not None  # nothing deleted yet
+    assert f'action="{manage}/forget/confirm"' in asked.text and f'href="{manage}"' in asked.text
+    done = client.post(f"{manage}/forget/confirm")
+    assert done.status_code == 200 and reader(session) is None
+    for old in (manage, unsubscribe):
+        gone = client.get(old)
+        assert gone.status_code == 410
+        assert "This address is no longer on our list" in gone.text
+        assert "copied" not in gone.text
+
+
+class _Resources(HTMLParser):
+    """Everything in a mail's HTML that a mail client fetches by itself when it is opened."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fetched: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "link" and named.get("href"):
+            self.fetched.append(named["href"] or "")
+        if tag in ("img", "script", "iframe", "source", "video", "audio") and named.get("src"):
+            self.fetched.append(named["src"] or "")
+        if tag == "table" and named.get("background"):
+            self.fetched.append(named["background"] or "")
+
+
+def fetched_elsewhere(html: str, own_host: str) -> list[str]:
+    """Remote resources of a mail on any host but the product's own: tags, CSS url() and
+    @import alike. A plain link a reader may click is not one."""
+    parser = _Resources()
+    parser.feed(html)
+    found = parser.fetched + re.findall(r"url\(\s*['\"]?([^'\")\s]+)", html)
+    found += re.findall(r"@import\s+(?:url\()?\s*['\"]?([^'\")\s;]+)", html)
+    return sorted({url for url in found if urlsplit(url).hostname not in (None, own_host)})
+
+
+def test_the_resource_check_sees_a_remote_font() -> None:
+    html = '<link href="https://fonts.googleapis.com/css?family=Roboto" rel="stylesheet">'
+    css = "<style>@import url(https://evil.example/x.css); b{background:url('https://t.example/p.gif')}</style>"
+    assert fetched_elsewhere(html + css, "papers.example.com") == [
+        "https://evil.example/x.css", "https://fonts.googleapis.com/css?family=Roboto",
+        "https://t.example/p.gif",
+    ]  # fmt: skip
+    assert fetched_elsewhere('<a href="https://arxiv.org/abs/1">x</a>', "papers.example.com") == []
+
+
+def test_no_mail_loads_anything_from_a_third_party(client, session, smtp) -> None:
+    """Every mail the product sends: confirmation, already subscribed, welcome, fresh links,
+    and the digest."""
+    run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
+    manage = subscribed(client, smtp)  # the confirmation, then the welcome
+    client.post("/subscribe", data=FORM)  # already subscribed
+    client.post(f"{manage}/links")  # fresh links
+    run("send", "--issue-date", "2026-05-12")  # the digest
+    subjects = [mail["Subject"] for _, mail in smtp.received]
+    assert len(subjects) == 5 and count(session, type(reader(session))) == 1, subjects
+    own = urlsplit(get_settings().base_url).hostname or ""
+    for _, mail in smtp.received:
+        html = mail.get_body(("html",)).get_content()
+        assert fetched_elsewhere(html, own) == [], mail["Subject"]
+
+
+def test_a_stranger_in_chromium_is_never_stuck(server, browser, smtp: SmtpServer, settings) -> None:
+    """Three refused forms then a good one; pause then resume; unsubscribe from the manage
+    page then subscribe again; delete with its confirmation. Screenshots at 375 px of the
+    manage page and of a 429 go to test-artifacts/."""
+    page = browser.new_page(viewport={"width": 375, "height": 900})
+    page.goto(server + "/")
+    page.get_by_label("Email address").fill("stranger@example.com")
+    page.get_by_label("Timezone").fill("Asia/Tokyo")
+    for typo in ("the", "of the", "1234"):
+        page.get_by_label("Topics").fill(typo)
+        page.get_by_role("button", name="Subscribe").click()
+        page.wait_for_selector("text=has no searchable words")
+        assert page.get_by_label("Timezone").input_value() == "Asia/Tokyo"
+    page.get_by_label("Topics").fill("agents")
+    page.get_by_role("button", name="Subscribe").click()
+    page.wait_for_selector("text=Check your inbox")
+    confirm = re.search(r"(http://127\.0\.0\.1:\d+/confirm/\S+)",
+                        smtp.received[-1][1].get_body(("plain",)).get_content())[1]  # type: ignore[index]  # fmt: skip
+    page.goto(confirm)
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_role("link", name="Change topics, day or time").click()
+    manage = page.url
+    assert "Asia/Tokyo" in page.get_by_label("Timezone").input_value()
+
+    page.get_by_label("Pause the digest").check()
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_selector("text=Your digest is paused")
+    page.get_by_role("button", name="Resume").click()
+    page.wait_for_selector("text=You're subscribed again")
+
+    page.get_by_role("button", name="Unsubscribe", exact=True).click()
+    page.wait_for_selector("text=You are unsubscribed")
+    page.get_by_role("button", name="Subscribe again").click()
+    page.wait_for_selector("text=You're subscribed again")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "manage-375.png"), full_page=True)
+
+    page.get_by_role("button", name="Delete my data").click()
+    page.wait_for_selector("text=Delete your data?")
+    page.get_by_role("link", name="No, keep my data").click()
+    assert page.url == manage
+    page.get_by_role("button", name="Delete my data").click()
+    page.get_by_role("button", name="Yes, delete my data").click()
+    page.wait_for_selector("text=Your data is deleted")
+    page.goto(manage)
+    page.wait_for_selector("text=no longer on our list")
+
+    # Over the per-address limit (3 an hour; the first subscription used one): the form
+    # comes back as typed, saying when to try again.
+    page.goto(server + "/")
+    for n in range(3):
+        page.get_by_label("Email address").fill("stranger@example.com")
+        page.get_by_label("Topics").fill("agents")
+        page.get_by_role("button", name="Subscribe").click()
+        if n < 2:
+            page.wait_for_selector("text=Check your inbox")
+            page.goto(server + "/")
+    page.wait_for_selector("text=Too many requests for this address")
+    assert page.get_by_label("Topics").input_value() == "agents"
+    page.screenshot(path=str(ARTIFACTS / "too-many-375.png"), full_page=True)
+    page.close()
+
+
+def test_previews_show_the_latest_week_when_this_one_has_no_papers(client, session) -> None:
+    """The bundled weeks are in the past: the manage page's preview shows the latest week
+    there is, and says which, instead of "nothing matches"."""
+    run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
+    run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
+    page = client.get(path_of(link(get_settings(), Purpose.MANAGE, reader(session)))).text  # type: ignore[arg-type]
+    assert "these are from the latest week we have, 2026-W20" in page
+    preview = page.split('<ol class="preview">')[1].split("</ol>")[0]
+    assert preview.count("<li>") >= 3 and "in the title" in preview
+    assert "No paper this week matches your topics yet" not in page
