@@ -13,7 +13,9 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from newsletter.models import SubscriberStatus
+from newsletter.ingest import files
+from newsletter.match.spelling import Spelling
+from newsletter.models import Paper, SubscriberStatus
 from newsletter.readers.links import Purpose, link
 from newsletter.settings import get_settings
 from tests.conftest import ARTIFACTS, REAL, SmtpServer
@@ -111,10 +113,10 @@ def test_delete_needs_a_second_step_and_old_links_then_say_so(client, session, s
     done = client.post(f"{manage}/forget/confirm")
     assert done.status_code == 200 and reader(session) is None
     for old in (manage, unsubscribe):
-        gone = client.get(old)
-        assert gone.status_code == 410
-        assert "This address is no longer on our list" in gone.text
-        assert "copied" not in gone.text
+        gone = client.get(old)  # the same page as a mistyped link: it tells nothing more
+        assert gone.status_code == 404
+        assert "sent to an address that is no longer on our list" in gone.text
+        assert gone.text == client.get("/manage/not-a-token").text
 
 
 class _Resources(HTMLParser):
@@ -171,9 +173,10 @@ def test_no_mail_loads_anything_from_a_third_party(client, session, smtp) -> Non
 
 
 def test_a_stranger_in_chromium_is_never_stuck(server, browser, smtp: SmtpServer, settings) -> None:
-    """Three refused forms then a good one; pause then resume; unsubscribe from the manage
-    page then subscribe again; delete with its confirmation. Screenshots at 375 px of the
-    manage page and of a 429 go to test-artifacts/."""
+    """Three refused forms then a good one; a misspelled topic; pause then resume;
+    unsubscribe from the manage page then subscribe again; delete with its confirmation.
+    Screenshots at 375 px of the manage page and of a 429 go to test-artifacts/."""
+    run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
     page = browser.new_page(viewport={"width": 375, "height": 900})
     page.goto(server + "/")
     page.get_by_label("Email address").fill("stranger@example.com")
@@ -183,16 +186,22 @@ def test_a_stranger_in_chromium_is_never_stuck(server, browser, smtp: SmtpServer
         page.get_by_role("button", name="Subscribe").click()
         page.wait_for_selector("text=has no searchable words")
         assert page.get_by_label("Timezone").input_value() == "Asia/Tokyo"
-    page.get_by_label("Topics").fill("agents")
+    page.get_by_label("Topics").fill("agents\nvidoe generation")
     page.get_by_role("button", name="Subscribe").click()
     page.wait_for_selector("text=Check your inbox")
     confirm = re.search(r"(http://127\.0\.0\.1:\d+/confirm/\S+)",
                         smtp.received[-1][1].get_body(("plain",)).get_content())[1]  # type: ignore[index]  # fmt: skip
     page.goto(confirm)
     page.get_by_role("button", name="Confirm").click()
+    page.wait_for_selector("text=did you mean “video generation”?")
     page.get_by_role("link", name="Change topics, day or time").click()
     manage = page.url
     assert "Asia/Tokyo" in page.get_by_label("Timezone").input_value()
+    page.wait_for_selector("text=Did you mean “video generation”?")
+    page.get_by_label("Topics").fill("agents\nvideo generation")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_selector("text=Saved.")
+    assert "Did you mean" not in page.content()
 
     page.get_by_label("Pause the digest").check()
     page.get_by_role("button", name="Save").click()
@@ -215,7 +224,7 @@ def test_a_stranger_in_chromium_is_never_stuck(server, browser, smtp: SmtpServer
     page.get_by_role("button", name="Yes, delete my data").click()
     page.wait_for_selector("text=Your data is deleted")
     page.goto(manage)
-    page.wait_for_selector("text=no longer on our list")
+    page.wait_for_selector("text=no longer on our list")  # among the causes it names
 
     # Over the per-address limit (3 an hour; the first subscription used one): the form
     # comes back as typed, saying when to try again.
@@ -243,3 +252,37 @@ def test_previews_show_the_latest_week_when_this_one_has_no_papers(client, sessi
     preview = page.split('<ol class="preview">')[1].split("</ol>")[0]
     assert preview.count("<li>") >= 3 and "in the title" in preview
     assert "No paper this week matches your topics yet" not in page
+
+
+def test_a_misspelled_topic_is_shown_as_matching_nothing_with_a_fix(client, session) -> None:
+    run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
+    run("subscribers", "add", "ada@example.com", "--topic", "agents", "--topic",
+        "reinforcment lerning", "--confirmed")  # fmt: skip
+    page = client.get(path_of(link(get_settings(), Purpose.MANAGE, reader(session)))).text  # type: ignore[arg-type]
+    matched = page.split('<ul class="matched"')[1].split("</ul>")[0]
+    assert re.search(r"“agents”: \d+ papers in 2026-W20", matched)
+    assert (
+        "“reinforcment lerning”: <strong>nothing</strong> in 2026-W20. "
+        "Did you mean “reinforcement learning”?"
+    ) in matched
+
+
+def test_the_confirmation_says_when_a_topic_matched_nothing(client, session, smtp) -> None:
+    run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
+    client.post("/subscribe", data=FORM | {"topics": "agents\nvidoe generation"})
+    page = client.post(confirm_link(smtp)).text
+    assert (
+        "Nothing in 2026-W20 matched “vidoe generation”: did you mean “video generation”?" in page
+    )
+    assert "matched “agents”" not in page
+
+
+def test_spelling_fixes_typos_and_leaves_real_words_alone() -> None:
+    week = [
+        Paper(**vars(r)) for r in files.parse_file(REAL / "hf_daily_papers_2026-05-12.json").records
+    ]
+    spelling = Spelling(week)
+    assert spelling.suggest("vidoe generation") == "video generation"  # two letters swapped
+    assert spelling.suggest("Reinforcment Learning") == "reinforcement Learning"
+    for fine in ("agents", "sourdough baking", "houseplant care", "jazz guitar", "cats"):
+        assert spelling.suggest(fine) is None, fine

@@ -22,6 +22,7 @@ from newsletter.digest.render import Digest, Links, MailTemplates, Recipient, Re
 from newsletter.ingest import store as papers
 from newsletter.match import feedback, interests, semantic
 from newsletter.match.engine import Matcher, Pick
+from newsletter.match.spelling import Spelling
 from newsletter.models import Issue, Paper
 from newsletter.readers import links, votes
 from newsletter.settings import Settings
@@ -38,6 +39,14 @@ class IssueState:
     # Title and vector of each paper a reader voted on, read once: the papers voted on are
     # mostly last week's, the same for every batch of voters.
     voted: dict[int, tuple[str, np.ndarray]] = field(default_factory=dict)
+    _spelling: Spelling | None = None
+
+    @property
+    def spelling(self) -> Spelling:
+        """The words the week's papers use, read when a topic first matches nothing."""
+        if self._spelling is None:
+            self._spelling = Spelling(self.matcher.papers)
+        return self._spelling
 
     def voted_papers(
         self, ids: set[int], encoder: semantic.Encoder, *, session: Session

@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from newsletter.delivery import issues
-from newsletter.digest.compose import IssueCache, next_picks
+from newsletter.digest.compose import IssueCache, IssueState, next_picks
 from newsletter.ingest import store as papers
 from newsletter.match.engine import Pick
 from newsletter.match.interests import label, of_reader, shown_exclusions
@@ -32,17 +32,7 @@ def of(
             "url": paper.abs_url, "voted_at": vote.voted_at.date().isoformat(),
             "reason": votes.REASONS.get(vote.reason or ""),
         })  # fmt: skip
-    day = today or dt.date.today()
-    issue = issues.for_date(day, settings.window_days, session=session, create=False)
-    count, _ = papers.window_stamp(issue.window_start, issue.window_end, session=session)
-    latest = papers.latest_day(session=session)
-    earlier = not count and latest is not None and latest < day
-    if earlier:
-        # Nothing ingested for this week yet (or a demo's bundled week): the latest papers
-        # there are show what the reader would get, and the page says which week they are.
-        assert latest is not None
-        issue = issues.for_date(latest, settings.window_days, session=session, create=False)
-    state = cache.get(issue, settings, session=session)
+    state, earlier = preview_state(settings, session=session, cache=cache, today=today)
     picks = next_picks(reader, state, settings, session=session)
     return {
         "email": reader.email,
@@ -54,11 +44,39 @@ def of(
         "liked": liked,
         "disliked": disliked,
         "next_issue": {
-            "week": issue.week,
+            "week": state.issue.week,
             "earlier": earlier,  # no papers this week yet: the latest week's
+            "topics": topic_report(reader.topics, state),
             "picks": [_pick(p) for p in picks],
         },
     }
+
+
+def preview_state(
+    settings: Settings, *, session: Session, cache: IssueCache, today: dt.date | None = None
+) -> tuple[IssueState, bool]:
+    """This week's issue, to preview what a reader would get; the latest week with papers
+    instead (and True) when none is ingested for this one yet, as with a demo's bundled week."""
+    day = today or dt.date.today()
+    issue = issues.for_date(day, settings.window_days, session=session, create=False)
+    count, _ = papers.window_stamp(issue.window_start, issue.window_end, session=session)
+    latest = papers.latest_day(session=session)
+    earlier = not count and latest is not None and latest < day
+    if earlier:
+        assert latest is not None
+        issue = issues.for_date(latest, settings.window_days, session=session, create=False)
+    return cache.get(issue, settings, session=session), earlier
+
+
+def topic_report(topics: list[str], state: IssueState) -> list[dict[str, Any]]:
+    """How many of the week's papers each topic matched; for one that matched none, a likely
+    misspelling's fix ("reinforcement learning" for "reinforcment lerning")."""
+    report = []
+    for topic in topics:
+        found = len(state.matcher.topic_hits(topic))
+        fix = None if found else state.spelling.suggest(topic)
+        report.append({"topic": topic, "papers": found, "did_you_mean": fix})
+    return report
 
 
 def _pick(pick: Pick) -> dict[str, str]:

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
-from starlette.exceptions import HTTPException
 
 from newsletter.delivery.sendtime import DAYS, parse_day
 from newsletter.digest import profile
@@ -28,10 +27,6 @@ from newsletter.web.state import DB, State, WebState
 from newsletter.web.subscribe import CHECK_INBOX, send_optin_mail
 
 router = APIRouter()
-GONE = (
-    "This address is no longer on our list: its data was deleted, and nothing more is sent "
-    "to it. You can subscribe again from the front page."
-)
 
 
 def reader_for(
@@ -44,9 +39,7 @@ def reader_for(
     except links.InvalidToken:
         raise not_found() from None
     reader = store.get(named.reader_id, session=session)
-    if reader is None:  # a genuine link of a reader since deleted: say so, not "mistyped"
-        raise HTTPException(410, GONE)
-    if named.key != reader.link_key:
+    if reader is None or named.key != reader.link_key:
         raise not_found()
     return reader, named
 
@@ -124,9 +117,23 @@ def confirm(
         text=f"Your first digest comes {optin.first_digest(reader, web.settings)}, on your "
         f"topics: {', '.join(shown(reader.topics, reader.follows))}. We have emailed you "
         "this page's link too.",
+        warnings=_unmatched(reader, web, session),
         link=links.link(web.settings, links.Purpose.MANAGE, reader),
         link_text="Change topics, day or time",
     )
+
+
+def _unmatched(reader: Subscriber, web: WebState, session: Session) -> list[str]:
+    """A line for each topic that matched nothing in the latest week, with a likely fix."""
+    state, _ = profile.preview_state(web.settings, session=session, cache=web.issues)
+    if not state.matcher.papers:
+        return []  # no papers yet at all: nothing to tell
+    return [
+        f"Nothing in {state.issue.week} matched “{t['topic']}”"
+        + (f": did you mean “{t['did_you_mean']}”?" if t["did_you_mean"] else ".")
+        for t in profile.topic_report(reader.topics, state)
+        if not t["papers"]
+    ]
 
 
 @router.post("/confirm/{token}/resend", response_class=HTMLResponse)

@@ -35,8 +35,13 @@ FIELD_HINTS = {
     "timezone": "Enter a timezone such as Europe/Berlin (up to 64 characters).",
     "paused": "Tick the pause box, or leave it empty.",
 }
+# One text for every link that opens nothing, whatever the cause, so that no answer tells
+# whether an address is on the list: a link cut short, one replaced by "Send me new links",
+# or one of an address no longer on the list.
 NOT_FOUND_TEXT = (
-    "This link is not valid. Links in our emails work as sent; check it was copied whole."
+    "This link opens nothing. It may have been cut short when copied, replaced by newer "
+    "links, or sent to an address that is no longer on our list (its data was deleted): "
+    "nothing more is sent there. You can subscribe again from the front page."
 )
 
 
@@ -85,7 +90,7 @@ def not_found() -> HTTPException:
     return HTTPException(404, "not found")
 
 
-_HEADINGS = {404: "Page not found", 410: "No longer on the list", 429: "Too many requests"}
+_HEADINGS = {404: "Page not found", 429: "Too many requests"}
 
 
 def install_error_pages(app: FastAPI) -> None:
