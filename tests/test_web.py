@@ -488,8 +488,10 @@ def test_digest_links_and_view_in_browser(client, session, smtp) -> None:
     first_title = re.search(r"^1\. (.+)$", text, re.M).group(1)  # type: ignore[union-attr]
     assert first_title.split(":")[0] in page
     # The web copy's URL gets shared: it holds nothing that acts for Ada or names her.
-    for personal in ("ada@example.com", "/manage/", "/unsubscribe/", "agents."):
+    for personal in ("ada@example.com", "/manage/", "/unsubscribe/", "agents.", "(your topic"):
         assert personal not in page
+    # Its reasons quote the papers only, and whoever it is shared with can subscribe.
+    assert "in the title" in page and '<a href="/">Get your own, on your topics</a>' in page
     assert path_of(manage) not in page and path_of(unsubscribe) not in page
     # Another reader's delivery with Ada's identity is not viewable.
     bob_view = re.search(

@@ -222,7 +222,12 @@ class Digest:
             "postal_address": self.postal_address,
             "count_line": f"{len(picks)} paper{'s' if len(picks) != 1 else ''}",
             "picks": [
-                (n, self.blocks(p.paper), p.why, votes[n - 1] if votes else None)
+                (
+                    n,
+                    self.blocks(p.paper),
+                    p.why if recipient else p.public_why,
+                    votes[n - 1] if votes else None,
+                )
                 for n, p in enumerate(picks, start=1)
             ],
             "recipient": recipient,

@@ -95,6 +95,16 @@ class TopicHit:
         yours = "" if _same_words(said, self.topic) else f" (your topic “{self.topic}”)"
         return f"“{self.phrase}” in the {self.where}{kind}{yours}"
 
+    @property
+    def public_reason(self) -> str:
+        """The reason as the shareable web copy shows it: the paper's words only, nothing of
+        the reader's topics ("" for a record that quoted none)."""
+        if not self.phrase:
+            return ""
+        if self.where == MEANING:
+            return f"the paper's “{self.phrase}”, close in meaning to a topic of the reader's"
+        return f"“{self.phrase}” in the {self.where}"
+
 
 @dataclass
 class Pick:
@@ -107,6 +117,11 @@ class Pick:
     def why(self) -> str:
         liked = [f"like “{self.like}”, which you liked"] if self.like else []
         return "; ".join([h.reason for h in self.hits] + liked)
+
+    @property
+    def public_why(self) -> str:
+        """`why` for the web copy, whose link gets shared: no topic, no vote of the reader."""
+        return "; ".join(dict.fromkeys(r for h in self.hits if (r := h.public_reason)))
 
     def as_record(self) -> dict[str, Any]:
         """What the ledger keeps of a pick, enough to show the digest again later."""
