@@ -87,6 +87,16 @@ def test_not_for_me_this_author_excludes_them_until_undone(week1, session) -> No
     profile = json.loads(run("subscribers", "show", "ada@example.com", "--json"))
     assert profile["exclusions"] == [] and profile["disliked"] == []
 
+    # An author picked without ticking "not interested in this author" still counts; the
+    # select's blank first choice sends no author.
+    picked = client.post(path_of(less), data={"author": paper.authors[0]})
+    assert "Your topics decide what can come; votes change the order." in picked.text
+    profile = json.loads(run("subscribers", "show", "ada@example.com", "--json"))
+    assert profile["exclusions"] == [f"author: {paper.authors[0]}"]
+    client.post(path_of(less) + "/undo")
+    client.post(path_of(less), data={"author": ""})
+    assert json.loads(run("subscribers", "show", "ada@example.com", "--json"))["exclusions"] == []
+
 
 def test_forged_expired_and_cross_reader_links_are_404(week1, session, monkeypatch) -> None:
     client, settings = web_client(), get_settings()

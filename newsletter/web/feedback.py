@@ -80,6 +80,8 @@ def cast_vote(
     author: Annotated[str | None, Form(max_length=300)] = None,
 ) -> HTMLResponse:
     named = link, reader, voted = _vote_of(token, paper, vote, web, session)
+    if author and not reason:  # an author picked is the reason, whether or not it was ticked
+        reason = "author"
     try:
         feedback.cast(reader, voted, link.issue_id, link.vote, reason=reason or None,
                       author=author if reason == "author" else None, session=session)  # fmt: skip
