@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from newsletter.text import date_range
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -120,6 +122,11 @@ class Issue(SQLModel, table=True):
     window_start: dt.date
     window_end: dt.date
     created_at: dt.datetime = Field(default_factory=utcnow)
+
+    @property
+    def dates(self) -> str:
+        """The days whose papers it holds, as a reader reads them (text.date_range)."""
+        return date_range(self.window_start, self.window_end)
 
 
 class Suppression(SQLModel, table=True):

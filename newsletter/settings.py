@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # after it; later than that they wait for next week's.
     send_grace_hours: int = Field(24, ge=1, le=144)
 
+    # A reader whose topics found nothing this many issues in a row gets one short mail saying
+    # so, with their topics and a link to change them (0: never).
+    empty_weeks_notice: int = Field(3, ge=0, le=52)
+
     # Readers' side (the web app).
     confirm_max_age_days: int = Field(7, ge=1)
     # A manage link older than this shows a form that mails a fresh one; unsubscribe links
@@ -86,6 +90,7 @@ class Settings(BaseSettings):
     manage_link_days: int = Field(90, ge=1)
     subscribe_limit_per_ip: int = Field(20, ge=1)  # requests per hour per client address
     subscribe_limit_per_email: int = Field(3, ge=1)  # requests per hour per address
+    preview_limit_per_ip: int = Field(600, ge=1)  # topic previews per hour per client address
     suppress_after_bounces: int = Field(3, ge=1)
     # Per-domain sending rates across all workers, "gmail.com=50/s,*=200/s" (empty: none);
     # see newsletter/delivery/pacing.py.

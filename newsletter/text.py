@@ -9,6 +9,7 @@ each stands in the text, so a reason can quote the paper's own words.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -148,3 +149,13 @@ def _folded_with_origin(text: str) -> tuple[str, list[int]]:
 def stems(text: str) -> list[str]:
     """Stems of the content words of `text`, in order (one per word)."""
     return [forms[0] for forms in terms(text)]
+
+
+def date_range(start: dt.date, end: dt.date) -> str:
+    """An issue's days as people write them, "2-6 February 2026" (with an en dash), where an
+    ISO week number ("2026-W06") says little to a reader."""
+    last = f"{end.day} {end:%B %Y}"
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{start.day}–{last}"
+    first = f"{start.day} {start:%B}" + (f" {start.year}" if start.year != end.year else "")
+    return f"{first} – {last}"

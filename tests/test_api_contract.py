@@ -25,6 +25,7 @@ def roomy_limits(monkeypatch) -> None:
     and a 429 would stop the generated requests before the checks they are for."""
     monkeypatch.setenv("NEWSLETTER_SUBSCRIBE_LIMIT_PER_IP", "1000000")
     monkeypatch.setenv("NEWSLETTER_SUBSCRIBE_LIMIT_PER_EMAIL", "1000000")
+    monkeypatch.setenv("NEWSLETTER_PREVIEW_LIMIT_PER_IP", "1000000")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -46,7 +47,7 @@ def test_schemathesis_finds_no_disagreement(
 
 def test_the_document_covers_the_api_only_and_states_its_refusals(server: str) -> None:
     doc = httpx.get(f"{server}/api/openapi.json").json()
-    assert list(doc["paths"]) == ["/api/subscribe"]
+    assert list(doc["paths"]) == ["/api/subscribe", "/api/preview"]
     answers = doc["paths"]["/api/subscribe"]["post"]["responses"]
     assert set(answers) == {"202", "400", "422", "429"}
     problem = doc["components"]["schemas"]["Problem"]

@@ -12,6 +12,7 @@ from newsletter.digest import message, render
 from newsletter.match.engine import Pick, TopicHit
 from newsletter.models import Paper
 from newsletter.settings import Settings
+from newsletter.text import date_range
 
 
 class _Collect(HTMLParser):
@@ -151,3 +152,10 @@ def test_headers_refuse_line_breaks_and_encode_non_ascii() -> None:
         message.build(
             rendered, settings=settings, to="a@example.com\r\nBcc: x@example.com", msg_id="<a@b>"
         )
+
+
+def test_an_issue_is_named_by_its_days() -> None:
+    assert date_range(dt.date(2026, 2, 2), dt.date(2026, 2, 6)) == "2–6 February 2026"
+    assert date_range(dt.date(2026, 1, 31), dt.date(2026, 2, 6)) == "31 January – 6 February 2026"
+    assert date_range(dt.date(2025, 12, 29), dt.date(2026, 1, 4)) == (
+        "29 December 2025 – 4 January 2026")  # fmt: skip

@@ -67,6 +67,7 @@ def test_send_delivers_and_records(week: Session, smtp: SmtpServer, settings) ->
         "planned": 3,
         "sent": 2,
         "skipped": 1,
+        "notices": 0,
         "failed": 0,
         "retry_later": 0,
     }
@@ -185,6 +186,7 @@ def test_transient_refusal_is_retried_on_the_next_run(week, smtp, settings, pipe
         "planned": 1,
         "sent": 1,
         "skipped": 0,
+        "notices": 0,
         "failed": 0,
         "retry_later": 0,
     }
@@ -301,6 +303,17 @@ def test_dry_run_changes_nothing_and_opens_no_smtp(week, smtp, settings, tmp_pat
     emls = sorted(p.name for p in out_dir.glob("*.eml"))
     assert emls == ["0001-ada@example.com.eml", "0002-bob@example.org.eml"]
     assert len(list(out_dir.glob("*.html"))) == 2
+
+
+def test_a_send_into_a_local_outbox_records_the_issue(week, smtp, settings, tmp_path) -> None:
+    out_dir = tmp_path / "outbox"
+    code, out = invoke("send", "--issue-date", WEEK_DATE, "--out", str(out_dir))
+    assert code == 0, out
+    assert "sent=2 skipped=1" in out and smtp.connections == 0
+    assert sorted(p.name for p in out_dir.glob("*.eml")) == [
+        "0001-ada@example.com.eml", "0002-bob@example.org.eml"]  # fmt: skip
+    assert sorted(d.status for d in deliveries(week).values()) == ["sent", "sent", "skipped"]
+    assert "sent=0" in invoke("send", "--issue-date", WEEK_DATE, "--out", str(out_dir))[1]
 
 
 def test_dry_run_matches_the_real_send(week, smtp, settings) -> None:

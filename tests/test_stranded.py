@@ -5,6 +5,7 @@ Through the web app on both databases, with real mail."""
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
@@ -12,10 +13,11 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from sqlmodel import select
 
 from newsletter.ingest import files
 from newsletter.match.spelling import Spelling
-from newsletter.models import Paper, SubscriberStatus
+from newsletter.models import Delivery, Paper, SubscriberStatus
 from newsletter.readers.links import Purpose, link
 from newsletter.settings import get_settings
 from tests.conftest import ARTIFACTS, REAL, SmtpServer
@@ -81,6 +83,24 @@ def test_leave_from_the_manage_page_and_come_back(client, session, smtp) -> None
     back = client.post(f"{manage}/resubscribe").text
     assert "You&#39;re subscribed again. Your next digest comes " in back
     assert reader(session).status == SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
+
+
+def test_a_change_on_the_manage_page_answers_with_a_page_a_reload_cannot_resend(
+    client, session, smtp
+) -> None:
+    manage = subscribed(client, smtp)
+    form = {"topics": "agents", "timezone": "UTC", "send_day": "fri"}
+    for path, data, done, said in (
+        (manage, form, "saved", "Saved. Your next digest comes "),
+        (f"{manage}/unsubscribe", None, "left", "You are unsubscribed"),
+        (f"{manage}/resubscribe", None, "back", "re subscribed again. Your next digest comes "),
+        (f"{manage}/feed", None, "feed", "the old link no longer works"),
+    ):
+        answer = client.post(path, data=data, follow_redirects=False)
+        assert answer.status_code == 303, path
+        assert answer.headers["location"] == f"{manage}?done={done}"
+        assert said in client.get(answer.headers["location"]).text.replace("&#39;", " "), path
+    assert reader(session).send_day == 4  # type: ignore[union-attr]
 
 
 def test_subscribe_again_from_the_unsubscribe_link_says_so(client, session, smtp) -> None:
@@ -156,20 +176,64 @@ def test_the_resource_check_sees_a_remote_font() -> None:
     assert fetched_elsewhere('<a href="https://arxiv.org/abs/1">x</a>', "papers.example.com") == []
 
 
-def test_no_mail_loads_anything_from_a_third_party(client, session, smtp) -> None:
+def test_no_mail_loads_anything_from_a_third_party(client, session, smtp, monkeypatch) -> None:
     """Every mail the product sends: confirmation, already subscribed, welcome, fresh links,
-    and the digest."""
+    the digest and the empty-weeks notice."""
     run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
     manage = subscribed(client, smtp)  # the confirmation, then the welcome
     client.post("/subscribe", data=FORM)  # already subscribed
     client.post(f"{manage}/links")  # fresh links
     run("send", "--issue-date", "2026-05-12")  # the digest
+    monkeypatch.setenv("NEWSLETTER_EMPTY_WEEKS_NOTICE", "1")
+    get_settings.cache_clear()
+    run("send", "--issue-date", "2026-05-19")  # a week with no papers: the notice
     subjects = [mail["Subject"] for _, mail in smtp.received]
-    assert len(subjects) == 5 and count(session, type(reader(session))) == 1, subjects
+    assert len(subjects) == 6 and count(session, type(reader(session))) == 1, subjects
+    assert subjects[-1] == "Nothing has matched your topics for 1 week"
     own = urlsplit(get_settings().base_url).hostname or ""
     for _, mail in smtp.received:
         html = mail.get_body(("html",)).get_content()
         assert fetched_elsewhere(html, own) == [], mail["Subject"]
+
+
+def _send_week(day: str, papers_of: str | None = None) -> dict[str, object]:
+    """The issue of `day`, with the real Daily Papers of `papers_of` featured that day."""
+    if papers_of:
+        run("ingest", "file", str(REAL / f"hf_daily_papers_{papers_of}.json"), "--featured-on", day)
+    return json.loads(run("send", "--issue-date", day, "--json"))
+
+
+def test_a_reader_found_nothing_for_three_weeks_is_told_once(session, smtp) -> None:
+    run("subscribers", "add", "zoe@example.net", "--topic", "protein folding",
+        "--topic", "reinforcment lerning", "--confirmed")  # fmt: skip
+    run("subscribers", "add", "ada@example.com", "--topic", "LLM evaluation", "--confirmed")
+    weeks = ["2026-05-12", "2026-05-19", "2026-05-26", "2026-06-02", "2026-06-09", "2026-06-16"]
+    for day, papers in zip(weeks[:2], ["2025-03-12", "2025-10-14"], strict=True):
+        assert _send_week(day, papers)["notices"] == 0
+    assert smtp.messages_to("zoe@example.net") == []  # two weeks of nothing: nothing yet
+    run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"), "--featured-on", weeks[2])
+    dry = json.loads(run("send", "--dry-run", "--issue-date", weeks[2], "--json"))
+    assert {r["email"]: r["subject"] for r in dry["readers"]}["zoe@example.net"].startswith(
+        "Nothing has matched")  # fmt: skip
+    assert _send_week(weeks[2])["notices"] == 1
+    [notice] = smtp.messages_to("zoe@example.net")
+    assert notice["Subject"] == "Nothing has matched your topics for 3 weeks"
+    assert notice["List-Unsubscribe"] and notice["List-Unsubscribe-Post"]
+    text_part = notice.get_body(("plain",)).get_content()
+    assert '"protein folding": 0' in text_part
+    assert 'Did you mean "reinforcement learning"?' in text_part, text_part
+    assert Purpose.MANAGE.value in text_part and "Unsubscribe: https://" in text_part
+    zoe = reader(session, "zoe@example.net")
+    assert zoe is not None and zoe.id is not None
+    rows = session.exec(select(Delivery).where(Delivery.subscriber_id == zoe.id)).all()
+    assert {d.status for d in rows} == {"skipped"}  # a notice is no digest: no feed, no archive
+    assert [d.message_id for d in rows if d.message_id] == [notice["Message-ID"]]
+    session.rollback()
+    for day in weeks[3:]:  # the dry spell goes on: no second notice
+        _send_week(day)
+    assert len(smtp.messages_to("zoe@example.net")) == 1
+    # ada had digests, then three weeks without papers: her notice in the third
+    assert [m["Subject"][:14] for m in smtp.messages_to("ada@example.com")][-1] == "Nothing has ma"
 
 
 def test_a_stranger_in_chromium_is_never_stuck(server, browser, smtp: SmtpServer, settings) -> None:
@@ -186,7 +250,14 @@ def test_a_stranger_in_chromium_is_never_stuck(server, browser, smtp: SmtpServer
         page.get_by_role("button", name="Subscribe").click()
         page.wait_for_selector("text=has no searchable words")
         assert page.get_by_label("Timezone").input_value() == "Asia/Tokyo"
-    page.get_by_label("Topics").fill("agents\nvidoe generation")
+    # Each topic is tried as it is typed: what it finds, or a fix one tap away.
+    page.get_by_label("Topics").fill("agents\nvidoe generation\nreinforcment lerning")
+    page.wait_for_selector("text=Did you mean “reinforcement learning”?")
+    found = page.get_by_role("list", name="What each topic finds").inner_text()
+    assert re.search(r"“agents”: \d+ papers in 6–12 May 2026, such as “", found), found
+    assert "“vidoe generation”: nothing in 6–12 May 2026 Did you mean" in found, found
+    page.get_by_role("button", name="Use “reinforcement learning”").click()
+    assert page.get_by_label("Topics").input_value().endswith("\nreinforcement learning")
     page.get_by_role("button", name="Subscribe").click()
     page.wait_for_selector("text=Check your inbox")
     confirm = re.search(r"(http://127\.0\.0\.1:\d+/confirm/\S+)",
@@ -248,10 +319,24 @@ def test_previews_show_the_latest_week_when_this_one_has_no_papers(client, sessi
     run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
     run("subscribers", "add", "ada@example.com", "--topic", "agents", "--confirmed")
     page = client.get(path_of(link(get_settings(), Purpose.MANAGE, reader(session)))).text  # type: ignore[arg-type]
-    assert "these are from the latest week we have, 2026-W20" in page
+    assert "these are from the latest week we have, 6–12 May 2026" in page
     preview = page.split('<ol class="preview">')[1].split("</ol>")[0]
     assert preview.count("<li>") >= 3 and "in the title" in preview
     assert "No paper this week matches your topics yet" not in page
+
+
+def test_a_topic_preview_says_what_it_finds(client, session) -> None:
+    run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
+    found = client.get("/api/preview", params={"topic": "agents"}).json()
+    assert found["matched"] > 8 and len(found["papers"]) == 8 and found["earlier"]
+    assert found["dates"] == "6–12 May 2026" and found["did_you_mean"] is None
+    assert all("agent" in p["why"].lower() for p in found["papers"]), found["papers"]
+    typo = client.get("/api/preview", params={"topic": "reinforcment lerning"}).json()
+    assert (typo["matched"], typo["papers"]) == (0, [])
+    assert typo["did_you_mean"] == "reinforcement learning"
+    refused = client.get("/api/preview", params={"topic": "of the"})
+    assert refused.status_code == 422 and refused.json()["field"] == "topic"
+    assert "searchable words" in refused.json()["detail"]
 
 
 def test_a_misspelled_topic_is_shown_as_matching_nothing_with_a_fix(client, session) -> None:
@@ -260,9 +345,9 @@ def test_a_misspelled_topic_is_shown_as_matching_nothing_with_a_fix(client, sess
         "reinforcment lerning", "--confirmed")  # fmt: skip
     page = client.get(path_of(link(get_settings(), Purpose.MANAGE, reader(session)))).text  # type: ignore[arg-type]
     matched = page.split('<ul class="matched"')[1].split("</ul>")[0]
-    assert re.search(r"“agents”: \d+ papers in 2026-W20", matched)
+    assert re.search(r"“agents”: \d+ papers in 6–12 May 2026", matched)
     assert (
-        "“reinforcment lerning”: <strong>nothing</strong> in 2026-W20. "
+        "“reinforcment lerning”: <strong>nothing</strong> in 6–12 May 2026. "
         "Did you mean “reinforcement learning”?"
     ) in matched
 
@@ -272,7 +357,8 @@ def test_the_confirmation_says_when_a_topic_matched_nothing(client, session, smt
     client.post("/subscribe", data=FORM | {"topics": "agents\nvidoe generation"})
     page = client.post(confirm_link(smtp)).text
     assert (
-        "Nothing in 2026-W20 matched “vidoe generation”: did you mean “video generation”?" in page
+        "Nothing in the papers of 6–12 May 2026 matched “vidoe generation”: "
+        "did you mean “video generation”?" in page
     )
     assert "matched “agents”" not in page
 

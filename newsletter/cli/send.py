@@ -14,7 +14,7 @@ from rich.table import Table
 
 from newsletter.cli import cli, emit_json, is_tty
 from newsletter.db import session_scope
-from newsletter.delivery import campaign
+from newsletter.delivery import campaign, ledger
 from newsletter.delivery.mailer import OutboxMailer, SmtpMailer
 from newsletter.digest import compose
 from newsletter.readers import store as readers
@@ -47,7 +47,8 @@ def _day(value: dt.datetime | None) -> dt.date:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="With --dry-run: write each message as .eml and .html here.",
+    help="Write each message as .eml and .html here instead of sending over SMTP; without "
+    "--dry-run the deliveries are recorded as sent (a local outbox: the demo's archive).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def send(
@@ -59,8 +60,6 @@ def send(
     as_json: bool,
 ) -> None:
     """Plan the week's issue for all confirmed readers and deliver it."""
-    if out and not dry_run:
-        raise click.UsageError("--out goes with --dry-run")
     settings, day = get_settings(), _day(issue_date)
     only = normalise_email(only) if only else None
     with session_scope() as session:
@@ -84,7 +83,7 @@ def send(
                     day,
                     settings,
                     session=session,
-                    mailer=SmtpMailer(settings),
+                    mailer=OutboxMailer(out) if out else SmtpMailer(settings),
                     cache=compose.IssueCache(),
                     only=only,
                     limit=limit,
@@ -100,6 +99,7 @@ def _report(summary: campaign.Summary, *, dry_run: bool, out: Path | None, as_js
         "planned": summary.planned,
         "sent": summary.sent,
         "skipped": summary.skipped,
+        "notices": summary.notices,
         "failed": summary.failed,
         "retry_later": summary.retry,
     }
@@ -122,7 +122,7 @@ def _report(summary: campaign.Summary, *, dry_run: bool, out: Path | None, as_js
             click.echo(f"... and {len(summary.rows) - TABLE_ROWS} more readers (--json lists all)")
     line = (
         f"week={summary.week} planned={summary.planned} would_send={summary.sent} "
-        f"skipped={summary.skipped}"
+        f"skipped={summary.skipped}" + (f" notices={summary.notices}" if summary.notices else "")
         if dry_run
         else " ".join(f"{k}={v}" for k, v in counts.items() if k != "dry_run")
     )
@@ -151,7 +151,7 @@ def preview(email: str, issue_date: dt.datetime | None, out: Path | None) -> Non
         picks = compose.next_picks(reader, state, settings, session=session)
         if not picks:
             raise click.ClickException(
-                f"nothing to preview: {compose.NOTHING_MATCHED} ({issue.week})"
+                f"nothing to preview: {ledger.NOTHING_MATCHED} ({issue.week})"
             )
         composed = compose.compose(reader, picks, state, settings=settings)
         session.rollback()

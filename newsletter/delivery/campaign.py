@@ -23,13 +23,14 @@ from sqlmodel import Session
 
 from newsletter import db, metrics
 from newsletter.delivery import issues, ledger, pacing, verp
+from newsletter.delivery.ledger import NOTHING_MATCHED
 from newsletter.delivery.mailer import Mailer, Meanwhile, SendError, reply_code
 from newsletter.delivery.sendtime import due_date
 from newsletter.digest.compose import (
-    NOTHING_MATCHED,
     IssueCache,
     IssueState,
     compose,
+    empty_notice,
     picks_for,
     profiles,
     warm_topics,
@@ -41,6 +42,8 @@ from newsletter.readers import store as readers
 from newsletter.settings import Settings
 
 Progress = Callable[[int], None]
+# Whether a reader found nothing for gets the empty-weeks notice (ledger.empty_notice_due).
+NoticeDue = Callable[[int], bool] | None
 # Outcomes describe messages that have gone out: a dropped database connection is retried
 # on a new one for a while (~16 s) rather than given up, which would send them again later.
 _RETRIES = (0.2, 0.5, 1, 2, 4, 8)
@@ -54,6 +57,7 @@ class Summary:
     skipped: int = 0
     failed: int = 0
     retry: int = 0
+    notices: int = 0  # empty-weeks notices, among the skipped
     rows: list[dict[str, object]] = field(default_factory=list)
 
 
@@ -179,6 +183,7 @@ def deliver(
     half_lease = settings.delivery_lease.total_seconds() / 2
     held, renewed = {d.id for d in batch}, time.monotonic()
     write = partial(_commit, session, outcomes, bounce_limit=limit)
+    notice_due = _notice_due(settings, session)
     for index, delivery in enumerate(batch):
         if time.monotonic() - renewed > half_lease:
             held, renewed = ledger.renew(batch[index:], session=session), time.monotonic()
@@ -189,7 +194,7 @@ def deliver(
         try:
             _deliver_one(delivery, reader, states[delivery.issue_id], history, settings,
                          voters[delivery.issue_id].get(reader.id), mailer=mailer,
-                         outcomes=outcomes, summary=summary,
+                         outcomes=outcomes, summary=summary, notice_due=notice_due,
                          write_first=write if outcomes.due else None)  # fmt: skip
         except SendError as exc:  # the server cannot be reached: stop, keep the rest pending
             for rest in batch[index:]:
@@ -218,12 +223,14 @@ def _deliver_one(
     mailer: Mailer,
     outcomes: ledger.Outcomes,
     summary: Summary,
+    notice_due: NoticeDue,
     write_first: Meanwhile,
 ) -> None:
-    """Send the reader's digest and add its outcome to `outcomes`. `write_first` writes the
-    outcomes so far; it runs while the server answers this message's envelope, so a message
-    is never accepted before the one before it is recorded (a killed worker sends again at
-    most the one message whose outcome it had not written)."""
+    """Send the reader's digest (or, found nothing for again, the empty-weeks notice once)
+    and add its outcome to `outcomes`. `write_first` writes the outcomes so far; it runs
+    while the server answers this message's envelope, so a message is never accepted before
+    the one before it is recorded (a killed worker sends again at most the one message whose
+    outcome it had not written)."""
     if reader.status != SubscriberStatus.CONFIRMED.value or reader.paused:
         reason = "reader paused" if reader.paused else f"reader is {reader.status}"
         outcomes.skipped(delivery, reason)
@@ -232,12 +239,17 @@ def _deliver_one(
         return
     start = time.perf_counter()
     picks = picks_for(reader, state, history.get(reader.id or 0, set()), settings, profile)
-    if not picks:
+    notice = not picks and bool(notice_due and notice_due(delivery.subscriber_id))
+    if not picks and not notice:
         outcomes.skipped(delivery, NOTHING_MATCHED)
         summary.skipped += 1
         metrics.DIGESTS.labels("skipped").inc()
         return
-    composed = compose(reader, picks, state, settings=settings, delivery_id=delivery.id)
+    composed = (
+        compose(reader, picks, state, settings=settings, delivery_id=delivery.id)
+        if picks
+        else empty_notice(reader, state, settings=settings, weeks=settings.empty_weeks_notice)
+    )
     metrics.STAGE.labels("compose").observe(time.perf_counter() - start)
     with metrics.STAGE.labels("render").time():
         message = composed.message(settings)
@@ -267,6 +279,12 @@ def _deliver_one(
             metrics.DIGESTS.labels("deferred").inc()
         return
     metrics.SMTP_REPLIES.labels("250").inc()
+    if notice:
+        outcomes.skipped(delivery, NOTHING_MATCHED, notice_id=composed.msg_id)
+        summary.skipped += 1
+        summary.notices += 1
+        metrics.DIGESTS.labels("notice").inc()
+        return
     metrics.DIGESTS.labels("sent").inc()
     outcomes.sent(
         delivery,
@@ -331,6 +349,7 @@ def dry_run(
     issue = issue_for(issue_date, settings, session=session, create=False)
     summary = Summary(week=issue.week)
     state = cache.get(issue, settings, session=session)
+    notice_due = _notice_due(settings, session)
     if mailer:
         mailer.open()
     try:
@@ -342,7 +361,7 @@ def dry_run(
             for reader in page:
                 sent = history.get(reader.id or 0, set())
                 _dry_one(reader, state, sent, settings, voters.get(reader.id or 0), mailer,
-                         summary)  # fmt: skip
+                         summary, notice_due)  # fmt: skip
             summary.planned += len(page)
             session.expunge_all()  # keep memory flat over a large audience
             if progress:
@@ -362,12 +381,22 @@ def _dry_one(
     profile: Profile | None,
     mailer: Mailer | None,
     summary: Summary,
+    notice_due: NoticeDue,
 ) -> None:
     picks = picks_for(reader, state, sent, settings, profile)
     if not picks:
         summary.skipped += 1
+        why, subject_line = NOTHING_MATCHED, ""
+        if notice_due and reader.id and notice_due(reader.id):
+            notice = empty_notice(reader, state, settings=settings,
+                                  weeks=settings.empty_weeks_notice)  # fmt: skip
+            summary.notices += 1
+            why = f"{why}; the empty-weeks notice goes instead"
+            subject_line = notice.rendered.subject
+            if mailer:
+                mailer.send(notice.message(settings), reader.email)
         summary.rows.append(
-            {"email": reader.email, "papers": 0, "subject": "", "top": "", "why": NOTHING_MATCHED}
+            {"email": reader.email, "papers": 0, "subject": subject_line, "top": "", "why": why}
         )
         return
     if mailer:
@@ -383,3 +412,8 @@ def _dry_one(
             "why": picks[0].why,
         }
     )
+
+
+def _notice_due(settings: Settings, session: Session) -> NoticeDue:
+    weeks = settings.empty_weeks_notice
+    return partial(ledger.empty_notice_due, weeks=weeks, session=session) if weeks else None

@@ -36,6 +36,8 @@ _CHUNK = 1000
 _ANALYZE_AFTER = 10_000
 _ERROR_MAX = 500
 _HOST = socket.gethostname()[:40]
+# A skipped delivery's reason when the reader's topics found nothing in the issue.
+NOTHING_MATCHED = "no paper this week matched the reader's topics"
 
 
 def worker() -> str:
@@ -223,8 +225,11 @@ class Outcomes:
             sent_at=utcnow(),
         )
 
-    def skipped(self, delivery: Claimed, reason: str) -> None:
-        self._add(delivery, DeliveryStatus.SKIPPED, last_error=reason)
+    def skipped(self, delivery: Claimed, reason: str, *, notice_id: str | None = None) -> None:
+        """No digest for the reader in this issue; `notice_id`: the Message-ID of the
+        empty-weeks notice that went instead (it is no digest: no feed or archive shows it)."""
+        self._add(delivery, DeliveryStatus.SKIPPED, last_error=reason, message_id=notice_id,
+                  sent_at=notice_id and utcnow())  # fmt: skip
 
     def failed(self, delivery: Claimed, reply: str, *, bounced: bool = False) -> None:
         if bounced:
@@ -294,6 +299,30 @@ def sent_papers(subscriber_ids: Sequence[int], *, session: Session) -> dict[int,
     for subscriber_id, paper_ids in rows:
         sent[subscriber_id].update(paper_ids)
     return sent
+
+
+def empty_notice_due(reader_id: int, weeks: int, *, session: Session) -> bool:
+    """Whether the reader, found nothing for again, gets the empty-weeks notice: their last
+    `weeks` - 1 finished deliveries were skipped for nothing matched, and no notice has gone
+    to them since their last digest (one notice a dry spell, however long)."""
+    rows = session.exec(
+        select(Delivery.status, Delivery.last_error, Delivery.message_id)
+        .join(Issue, col(Issue.id) == Delivery.issue_id)
+        .where(
+            Delivery.subscriber_id == reader_id,
+            col(Delivery.status).in_([DeliveryStatus.SENT, DeliveryStatus.SKIPPED]),
+        )
+        .order_by(col(Issue.issue_date).desc())
+    )
+    empty, counting = 0, True
+    for status, reason, notice in rows:
+        if status == DeliveryStatus.SENT:
+            break
+        if notice:
+            return False
+        counting = counting and reason == NOTHING_MATCHED
+        empty += counting
+    return empty >= weeks - 1
 
 
 def sent_delivery(delivery_id: int, reader_id: int, *, session: Session) -> Delivery | None:

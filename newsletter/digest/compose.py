@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from sqlmodel import Session
@@ -27,7 +27,6 @@ from newsletter.models import Issue, Paper
 from newsletter.readers import links, votes
 from newsletter.settings import Settings
 
-NOTHING_MATCHED = "no paper this week matched the reader's topics"
 _KEEP = 4  # issues held; a worker rarely serves more than one at a time
 
 
@@ -79,7 +78,7 @@ class IssueCache:
             matcher = Matcher(week, window_end=issue.window_end, window_days=settings.window_days,
                               space=_space(week, settings, session))  # fmt: skip
             self._issues[key] = IssueState(
-                issue, matcher, Digest(self.templates, issue.week, settings.postal_address)
+                issue, matcher, Digest(self.templates, issue.dates, settings.postal_address)
             )
         return self._issues[key]
 
@@ -184,6 +183,39 @@ def next_picks(reader: Reader, state: IssueState, settings: Settings, *, session
     history = ledger.sent_papers([reader.id], session=session).get(reader.id, set())
     profile = profiles([reader.id], state, session=session).get(reader.id)
     return picks_for(reader, state, history, settings, profile)
+
+
+def topic_report(topics: list[str], state: IssueState) -> list[dict[str, Any]]:
+    """How many of the week's papers each topic matched; for one that matched none, a likely
+    misspelling's fix ("reinforcement learning" for "reinforcment lerning")."""
+    report = []
+    for topic in topics:
+        found = len(state.matcher.topic_hits(topic))
+        fix = None if found else state.spelling.suggest(topic)
+        report.append({"topic": topic, "papers": found, "did_you_mean": fix})
+    return report
+
+
+def empty_notice(reader: Reader, state: IssueState, *, settings: Settings, weeks: int
+                 ) -> Composed:  # fmt: skip
+    """The one short mail a reader gets after `weeks` issues in a row found nothing for their
+    topics (instead of a digest): their topics, a likely misspelling's fix, and their links."""
+    assert reader.id is not None
+    unsubscribe = links.link(settings, links.Purpose.UNSUBSCRIBE, reader)
+    title = f"Nothing has matched your topics for {weeks} week{'s' if weeks != 1 else ''}"
+    context = {
+        "title": title,
+        "preheader": "Your topics, and how to widen them",
+        "weeks": weeks,
+        "topics": topic_report(reader.topics, state),
+        "follows": interests.shown([], reader.follows),
+        "manage_url": links.link(settings, links.Purpose.MANAGE, reader),
+        "unsubscribe_url": unsubscribe,
+        "postal_address": settings.postal_address,
+    }
+    text, html = state.digest.templates.page("email/empty", context)
+    msg_id = f"<empty.{state.issue.week}.{reader.id}@{settings.sender_domain}>"
+    return Composed(reader, [], Rendered(title, title, text, html), msg_id, unsubscribe)
 
 
 def _vote_links(

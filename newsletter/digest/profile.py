@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from newsletter.delivery import issues
-from newsletter.digest.compose import IssueCache, IssueState, next_picks
+from newsletter.digest.compose import IssueCache, IssueState, next_picks, topic_report
 from newsletter.ingest import store as papers
 from newsletter.match.engine import Pick
 from newsletter.match.interests import label, of_reader, shown_exclusions
@@ -45,6 +45,7 @@ def of(
         "disliked": disliked,
         "next_issue": {
             "week": state.issue.week,
+            "dates": state.issue.dates,
             "earlier": earlier,  # no papers this week yet: the latest week's
             "topics": topic_report(reader.topics, state),
             "picks": [_pick(p) for p in picks],
@@ -68,15 +69,28 @@ def preview_state(
     return cache.get(issue, settings, session=session), earlier
 
 
-def topic_report(topics: list[str], state: IssueState) -> list[dict[str, Any]]:
-    """How many of the week's papers each topic matched; for one that matched none, a likely
-    misspelling's fix ("reinforcement learning" for "reinforcment lerning")."""
-    report = []
-    for topic in topics:
-        found = len(state.matcher.topic_hits(topic))
-        fix = None if found else state.spelling.suggest(topic)
-        report.append({"topic": topic, "papers": found, "did_you_mean": fix})
-    return report
+PREVIEW_SIZE = 8
+
+
+def topic_preview(
+    topic: str, settings: Settings, *, session: Session, cache: IssueCache,
+    today: dt.date | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """What one topic, as typed, would have brought in the latest week: how many papers it
+    matched, the best few with their reasons, and a likely misspelling's fix when none."""
+    state, earlier = preview_state(settings, session=session, cache=cache, today=today)
+    picks = state.matcher.picks(of_reader([topic], []), limit=PREVIEW_SIZE, exclude=set(),
+                                as_of=state.issue.issue_date)  # fmt: skip
+    [report] = topic_report([topic], state)
+    return {
+        "topic": topic,
+        "week": state.issue.week,
+        "dates": state.issue.dates,
+        "earlier": earlier,
+        "matched": report["papers"],
+        "did_you_mean": report["did_you_mean"],
+        "papers": [_pick(p) for p in picks],
+    }
 
 
 def _pick(pick: Pick) -> dict[str, str]:

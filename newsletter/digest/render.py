@@ -181,7 +181,7 @@ class Digest:
     `render` makes one reader's digest (or the web copy, without a recipient)."""
 
     templates: MailTemplates
-    week: str
+    dates: str  # the issue's days, in its heading
     postal_address: str
     # By paper id: a Digest lives as long as its issue's papers are unchanged.
     _blocks: dict[int | None, PaperBlocks] = field(init=False, default_factory=dict)
@@ -218,7 +218,7 @@ class Digest:
         context = {
             "title": title,
             "preheader": preheader,
-            "week": self.week,
+            "dates": self.dates,
             "postal_address": self.postal_address,
             "count_line": f"{len(picks)} paper{'s' if len(picks) != 1 else ''}",
             "picks": [

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
 from newsletter.delivery.sendtime import DAYS, parse_day
@@ -129,7 +129,7 @@ def _unmatched(reader: Subscriber, web: WebState, session: Session) -> list[str]
     if not state.matcher.papers:
         return []  # no papers yet at all: nothing to tell
     return [
-        f"Nothing in {state.issue.week} matched “{t['topic']}”"
+        f"Nothing in the papers of {state.issue.dates} matched “{t['topic']}”"
         + (f": did you mean “{t['did_you_mean']}”?" if t["did_you_mean"] else ".")
         for t in profile.topic_report(reader.topics, state)
         if not t["papers"]
@@ -172,9 +172,29 @@ def _manage(request: Request, web: WebState, reader: Subscriber, token: str, ses
 
 
 @router.get("/manage/{token}", response_class=HTMLResponse)
-def manage_page(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
+def manage_page(
+    request: Request, token: str, session: DB, web: State,
+    done: Annotated[str, Query(max_length=10)] = "",
+) -> HTMLResponse:  # fmt: skip
     reader = _managed(request, token, web, session)
-    return _manage(request, web, reader, token, session)
+    return _manage(request, web, reader, token, session, 200, **_done(done, web, reader))
+
+
+def _after(token: str, done: str) -> RedirectResponse:
+    """A change made on the manage page answers with the page itself, by a redirect that says
+    what was done: reloading it then shows the page again instead of sending the form again."""
+    return RedirectResponse(f"/manage/{token}?done={done}", status_code=303)
+
+
+def _done(done: str, web: WebState, reader: Subscriber) -> dict[str, object]:
+    """What the manage page says of the change just made (`_after`), as things stand now."""
+    receiving = reader.status == SubscriberStatus.CONFIRMED and not reader.paused
+    if done == "saved":
+        when = f" Your next digest comes {optin.first_digest(reader, web.settings)}."
+        return {"saved": "Saved." + (when if receiving else "")}
+    if done == "back" and receiving:
+        return {"back": _back(web, reader)}
+    return {"feed_revoked": done == "feed", "vote_undone": done == "undone"}
 
 
 @router.post("/manage/{token}/renew", response_class=HTMLResponse)
@@ -215,7 +235,7 @@ def manage(
     timezone: Annotated[str, Form(max_length=64)] = "UTC",
     paused: Annotated[bool, Form()] = False,
     exclusions: Annotated[str, Form(max_length=5000)] = "",
-) -> HTMLResponse:
+) -> RedirectResponse:
     reader = _managed(request, token, web, session)
     try:
         with about("send_day"):
@@ -235,7 +255,7 @@ def manage(
         page = _manage(request, web, reader, token, session, 422, error=str(exc),
                        error_field=exc.field, form=typed)  # fmt: skip
         raise Refused(page) from exc
-    return _manage(request, web, reader, token, session, saved=True)
+    return _after(token, "saved")
 
 
 def _unsubscribe_page(
@@ -262,33 +282,36 @@ def _back(web: WebState, reader: Subscriber) -> str:
 
 
 @router.post("/manage/{token}/resubscribe", response_class=HTMLResponse)
-def manage_resubscribe(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
+def manage_resubscribe(request: Request, token: str, session: DB, web: State
+                       ) -> RedirectResponse:  # fmt: skip
     """Back on the list, from "Subscribe again" or a paused reader's "Resume"."""
     reader = _managed(request, token, web, session)
     optin.resubscribe(reader, session=session)
-    return _manage(request, web, reader, token, session, back=_back(web, reader))
+    return _after(token, "back")
 
 
 @router.post("/manage/{token}/unsubscribe", response_class=HTMLResponse)
-def manage_unsubscribe(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
+def manage_unsubscribe(request: Request, token: str, session: DB, web: State
+                       ) -> RedirectResponse:  # fmt: skip
     """Leaving, from the manage page: the settings and links stay, to come back with."""
     reader = _managed(request, token, web, session)
     optin.unsubscribe(reader, session=session)
-    return _manage(request, web, reader, token, session)
+    return _after(token, "left")
 
 
 @router.post("/manage/{token}/feed", response_class=HTMLResponse)
-def revoke_feed(request: Request, token: str, session: DB, web: State) -> HTMLResponse:
+def revoke_feed(request: Request, token: str, session: DB, web: State) -> RedirectResponse:
     reader = _managed(request, token, web, session)
     optin.revoke_feed(reader, session=session)
-    return _manage(request, web, reader, token, session, feed_revoked=True)
+    return _after(token, "feed")
 
 
 @router.post("/manage/{token}/votes/{paper_id}/undo", response_class=HTMLResponse)
-def undo_vote(request: Request, token: str, paper_id: int, session: DB, web: State) -> HTMLResponse:
+def undo_vote(request: Request, token: str, paper_id: int, session: DB, web: State
+              ) -> RedirectResponse:  # fmt: skip
     reader = _managed(request, token, web, session)
     feedback.retract(reader, paper_id, session=session)
-    return _manage(request, web, reader, token, session, vote_undone=True)
+    return _after(token, "undone")
 
 
 @router.post("/manage/{token}/forget", response_class=HTMLResponse)

@@ -18,12 +18,13 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
-from fastapi import APIRouter, BackgroundTasks, FastAPI, Request
+from fastapi import APIRouter, BackgroundTasks, FastAPI, HTTPException, Query, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from newsletter.delivery.sendtime import DAYS
+from newsletter.digest import profile
 from newsletter.readers.validate import (
     MAX_TOPIC_LEN,
     MAX_TOPICS,
@@ -70,6 +71,21 @@ Topic = Annotated[
 ]
 
 
+def searchable(topics: list[str]) -> list[str]:
+    """The topics if each is one the schema allows; else ValueError saying which is not."""
+    try:  # the shared rules first: their messages say what is wrong more precisely
+        clean_topics(topics)
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from exc
+    for topic in topics:
+        if not _TOPIC.match(topic):
+            raise ValueError(
+                f"topic {topic[:40]!r} must be printable ASCII with a word that is not "
+                "a stopword (such as 'the' or 'of')"
+            )
+    return topics
+
+
 class Subscription(BaseModel):
     """A subscription request; the reader confirms it from the mail it sends."""
 
@@ -102,17 +118,7 @@ class Subscription(BaseModel):
     @field_validator("topics")
     @classmethod
     def _searchable(cls, topics: list[str]) -> list[str]:
-        try:  # the shared rules first: their messages say what is wrong more precisely
-            clean_topics(topics)
-        except InvalidInput as exc:
-            raise ValueError(str(exc)) from exc
-        for topic in topics:
-            if not _TOPIC.match(topic):
-                raise ValueError(
-                    f"topic {topic[:40]!r} must be printable ASCII with a word that is not "
-                    "a stopword (such as 'the' or 'of')"
-                )
-        return topics
+        return searchable(topics)
 
     @field_validator("timezone")
     @classmethod
@@ -155,6 +161,49 @@ def subscribe(
         body = {"detail": str(exc), "field": exc.field}
         raise Refused(JSONResponse(body, status_code=422)) from exc  # rolls back
     return JSONResponse({"status": "check your inbox", "detail": CHECK_INBOX}, status_code=202)
+
+
+class PaperPreview(BaseModel):
+    arxiv_id: str
+    title: str
+    url: str
+    why: str = Field(description="Why the topic picked it, quoting the paper's own words.")
+
+
+class TopicPreview(BaseModel):
+    """What one topic would have brought in the latest week with papers."""
+
+    topic: str
+    week: str = Field(description="The ISO week of the papers shown, such as 2026-W06.")
+    dates: str = Field(description="Their days, as a reader reads them.")
+    earlier: bool = Field(description="True when the current week has no papers yet.")
+    matched: int = Field(description="How many of that week's papers the topic matched.")
+    did_you_mean: str | None = Field(description="A likely fix when it matched none.")
+    papers: list[PaperPreview] = Field(description="The best of them, best first (up to 8).")
+
+
+@router.get("/preview", response_model=TopicPreview, responses=REFUSALS)
+def preview(
+    topic: Annotated[
+        str,
+        Query(min_length=1, max_length=MAX_TOPIC_LEN, json_schema_extra={"pattern": TOPIC_PATTERN},
+              description="One topic as a reader would type it."),
+    ],
+    request: Request,
+    session: DB,
+    web: State,
+) -> JSONResponse:  # fmt: skip
+    """What a topic would find: the subscribe page shows it beside each topic as it is typed,
+    so a typo or a wording that finds nothing is seen before subscribing."""
+    ip = request.client.host if request.client else "unknown"
+    if not web.limiter.allow(f"preview:{ip}", web.settings.preview_limit_per_ip):
+        raise HTTPException(429, "Too many previews from your address; try again later.")
+    try:
+        searchable([topic])
+    except ValueError as exc:
+        raise Refused(JSONResponse({"detail": str(exc), "field": "topic"}, 422)) from exc
+    found = profile.topic_preview(topic, web.settings, session=session, cache=web.issues)
+    return JSONResponse(found)
 
 
 @lru_cache(maxsize=1)

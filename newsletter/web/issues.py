@@ -66,7 +66,7 @@ def view_issue(token: str, session: DB, web: State) -> HTMLResponse:
              if r.get("paper_id") in found]  # fmt: skip
     if issue is None or not picks:
         raise not_found()
-    digest = Digest(web.mail, issue.week, web.settings.postal_address)
+    digest = Digest(web.mail, issue.dates, web.settings.postal_address)
     return HTMLResponse(digest.render(picks, recipient=None).html)
 
 
