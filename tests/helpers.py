@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from playwright.sync_api import Page
 from sqlmodel import Session, func, select
 
 from newsletter.cli import cli
@@ -119,3 +120,12 @@ class Workers:
                 proc.wait(20)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+CROWDED = (Path(__file__).parent / "taps.js").read_text()
+
+
+def crowded(page: Page) -> list[str]:
+    """Links and buttons under 44 px tall with another within 44 px (tests/taps.js)."""
+    found: list[str] = page.evaluate(CROWDED)
+    return found

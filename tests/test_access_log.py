@@ -83,7 +83,7 @@ def test_no_token_address_or_secret_in_what_the_web_process_logs(
     manage = link(r"https?://[^/\s]+(/manage/\S+)", body(smtp, "ada@example.com"))
     page = call("GET", manage).text
     call("POST", manage, data={"topics": "agents\nRLHF", "timezone": "Europe/Berlin"})
-    call("GET", link(r'href="https?://[^"/]+(/feed/[^"]+\.atom)"', page))
+    call("GET", link(r'value="https?://[^"/]+(/feed/[^"]+\.atom)"', page))
     run("send", "--issue-date", "2026-05-12")
     digest = body(smtp, "ada@example.com")
     vote = link(r"https?://[^/\s]+(/feedback/\S+/less)", digest)

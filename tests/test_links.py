@@ -70,7 +70,7 @@ def sent(papers, smtp: SmtpServer, session) -> dict[str, str]:
     run("send", "--issue-date", "2026-05-12")
     found_links = digest_links(smtp)
     page = web_client().get(found_links["manage"]).text
-    found_links["feed"] = found(r'href="https?://[^"/]+(/feed/[^"]+\.atom)"', page)
+    found_links["feed"] = found(r'value="https?://[^"/]+(/feed/[^"]+\.atom)"', page)
     return found_links
 
 

@@ -1,11 +1,12 @@
 """Every page a reader or a stranger can reach, walked in headless Chromium over HTTP.
 
 On each page axe-core finds no serious or critical violation at 375 and 1280 px, in light
-and dark mode, and nothing is wider than the screen though the reader's address is 90
-characters long. On the way it checks what readers must be able to trust: a topic only
-one reader holds never reaches a public page, the web copy of a digest cannot act for its
-reader, a reload sends no second mail, a refused form keeps every edit, and a forgotten
-reader leaves no row behind and gets no more mail. Screenshots: test-artifacts/pages/."""
+and dark mode, nothing is wider than the screen though the reader's address is 90
+characters long, and at 375 px every link and button is 44 px tall or has room around it.
+On the way it checks what readers must be able to trust: a topic only one reader holds
+never reaches a public page, the web copy of a digest cannot act for its reader, a reload
+sends no second mail, a refused form keeps every edit, and a forgotten reader leaves no row
+behind and gets no more mail. Screenshots: test-artifacts/pages/."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from tests.conftest import ARTIFACTS, REAL, SmtpServer
-from tests.helpers import run
+from tests.helpers import crowded, run
 
 LONG = "reader.with.a.really.quite.remarkably.long.name+trending-papers@department.example.com"
 LONG = LONG.replace("reader", "reader" + "x" * (90 - len(LONG)))  # exactly 90 characters
@@ -45,6 +46,8 @@ def audit(page: Page, name: str) -> list[str]:
             if found["impact"] in ("serious", "critical"):
                 where = [node["target"] for node in found["nodes"]][:3]
                 problems.append(f"{name} {width}px {scheme}: {found['id']} at {where}")
+        if width == 375:
+            problems += [f"{name} at 375px: {target} is hard to tap" for target in crowded(page)]
         page.screenshot(path=str(SHOTS / f"{name}-{width}-{scheme}.png"), full_page=True)
     return problems
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from email.message import EmailMessage
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -21,7 +22,7 @@ from newsletter.models import Delivery, Paper, SubscriberStatus
 from newsletter.readers.links import Purpose, link
 from newsletter.settings import get_settings
 from tests.conftest import ARTIFACTS, REAL, SmtpServer
-from tests.helpers import count, run, web_client
+from tests.helpers import count, crowded, run, web_client
 from tests.test_web import FORM, confirm_link, path_of, reader
 
 
@@ -176,7 +177,7 @@ def test_the_resource_check_sees_a_remote_font() -> None:
     assert fetched_elsewhere('<a href="https://arxiv.org/abs/1">x</a>', "papers.example.com") == []
 
 
-def test_no_mail_loads_anything_from_a_third_party(client, session, smtp, monkeypatch) -> None:
+def every_mail(client, session, smtp, monkeypatch) -> list[EmailMessage]:
     """Every mail the product sends: confirmation, already subscribed, welcome, fresh links,
     the digest and the empty-weeks notice."""
     run("ingest", "file", str(REAL / "hf_daily_papers_2026-05-12.json"))
@@ -190,10 +191,53 @@ def test_no_mail_loads_anything_from_a_third_party(client, session, smtp, monkey
     subjects = [mail["Subject"] for _, mail in smtp.received]
     assert len(subjects) == 6 and count(session, type(reader(session))) == 1, subjects
     assert subjects[-1] == "Nothing has matched your topics for 1 week"
+    return [mail for _, mail in smtp.received]
+
+
+def test_no_mail_loads_anything_from_a_third_party(client, session, smtp, monkeypatch) -> None:
     own = urlsplit(get_settings().base_url).hostname or ""
-    for _, mail in smtp.received:
+    for mail in every_mail(client, session, smtp, monkeypatch):
         html = mail.get_body(("html",)).get_content()
         assert fetched_elsewhere(html, own) == [], mail["Subject"]
+
+
+def test_the_tap_check_sees_crowded_links(browser) -> None:
+    page = browser.new_page(viewport={"width": 375, "height": 900})
+    tall = "display:inline-block;padding:12px 0;line-height:20px"
+    page.set_content(
+        '<p style="font-size:13px"><a href="/a">arXiv</a> · <a href="/b">PDF</a></p>'
+        '<p style="margin-top:200px"><a href="/c">alone</a></p>'
+        f'<a href="/d" style="{tall}">tall</a> <a href="/e" style="{tall}">enough</a>'
+    )
+    assert [t.split(" (")[0] for t in crowded(page)] == ["arXiv", "PDF"]
+    page.close()
+
+
+def test_every_mail_is_easy_to_tap_and_dark_where_asked(
+    browser, client, session, smtp, monkeypatch
+) -> None:
+    """At 375 px every link and button is 44 px tall or has room around it; in dark mode the
+    card is dark. The digest at 600 px, light and dark: test-artifacts/mail/ (and docs/)."""
+    shots = ARTIFACTS / "mail"
+    shots.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 375, "height": 900})
+    for mail in every_mail(client, session, smtp, monkeypatch):
+        html = mail.get_body(("html",)).get_content()
+        assert '<meta name="color-scheme" content="light dark">' in html
+        page.set_viewport_size({"width": 375, "height": 900})
+        page.emulate_media(color_scheme="light")
+        page.set_content(html)
+        assert crowded(page) == [], mail["Subject"]
+        card = "getComputedStyle(document.querySelector('.card')).backgroundColor"
+        assert page.evaluate(card) == "rgb(255, 255, 255)"
+        page.emulate_media(color_scheme="dark")
+        assert page.evaluate(card) == "rgb(22, 27, 34)", mail["Subject"]
+        if "trending papers for you" in mail["Subject"]:
+            page.set_viewport_size({"width": 600, "height": 1400})
+            for scheme in ("light", "dark"):
+                page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+                page.screenshot(path=str(shots / f"digest-600-{scheme}.png"))
+    page.close()
 
 
 def _send_week(day: str, papers_of: str | None = None) -> dict[str, object]:

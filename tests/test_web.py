@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from newsletter.models import Delivery, Subscriber, SubscriberStatus
+from newsletter.readers import suggestions
 from newsletter.readers.links import Purpose, link, make, read
 from newsletter.settings import get_settings
 from newsletter.web import create_app
@@ -79,6 +80,14 @@ def test_suggested_topics_on_a_machine_that_just_booted(client) -> None:
     client.app.state.web.suggestions.clock = lambda: 4.0  # type: ignore[attr-defined]
     shared_topic("diffusion models", 5)
     assert "diffusion models" in client.get("/").text
+
+
+def test_one_idea_is_suggested_once() -> None:
+    lists = [["LLMs"]] * 3 + [["large language models"]] * 3 + [["llm"]] + [["Agents"]] * 5
+    found = suggestions.shared(lists, min_readers=5, count=8)
+    assert found == ["llms", "agents"]  # seven readers of one idea, in its most used form
+    assert suggestions.popular(found, count=5) == ["llms", "agents", "RAG", "diffusion model",
+                                                   "MoE"]  # fmt: skip
 
 
 def test_a_topic_under_the_reader_minimum_is_never_suggested(client) -> None:
@@ -404,7 +413,7 @@ def test_a_private_feed_of_ones_own_digests_that_can_be_revoked(client, session,
     run("send", "--issue-date", "2026-05-12")
     manage = path_of(link(get_settings(), Purpose.MANAGE, reader(session)))  # type: ignore[arg-type]
     feed = re.search(
-        r'href="(https://papers\.example\.com/feed/[^"]+\.atom)"', client.get(manage).text
+        r'value="(https://papers\.example\.com/feed/[^"]+\.atom)"', client.get(manage).text
     )
     assert feed
     response = client.get(path_of(feed.group(1)))
@@ -419,7 +428,7 @@ def test_a_private_feed_of_ones_own_digests_that_can_be_revoked(client, session,
     page = client.post(manage + "/feed").text
     assert "the old link no longer works" in page
     assert client.get(path_of(feed.group(1))).status_code == 404
-    new = re.search(r'href="(https://papers\.example\.com/feed/[^"]+\.atom)"', page)
+    new = re.search(r'value="(https://papers\.example\.com/feed/[^"]+\.atom)"', page)
     assert new and client.get(path_of(new.group(1))).status_code == 200
 
 
@@ -491,7 +500,10 @@ def test_digest_links_and_view_in_browser(client, session, smtp) -> None:
     for personal in ("ada@example.com", "/manage/", "/unsubscribe/", "agents.", "(your topic"):
         assert personal not in page
     # Its reasons quote the papers only, and whoever it is shared with can subscribe.
-    assert "in the title" in page and '<a href="/">Get your own, on your topics</a>' in page
+    assert (
+        "in the title" in page
+        and '<a class="tap" href="/">Get your own, on your topics</a>' in page
+    )
     assert path_of(manage) not in page and path_of(unsubscribe) not in page
     # Another reader's delivery with Ada's identity is not viewable.
     bob_view = re.search(

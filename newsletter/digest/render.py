@@ -33,6 +33,12 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 _BLOCK_END = re.compile(r"(</(?:div|table|tr|td|tbody|p|style)>|<!\[endif\]-->)")
 
 
+_COLOR_SCHEME = (
+    '<meta name="color-scheme" content="light dark">'
+    '<meta name="supported-color-schemes" content="light dark">'
+)
+
+
 @dataclass(frozen=True)
 class Rendered:
     subject: str
@@ -94,6 +100,9 @@ class MailTemplates:
             # fonts={}: MJML would otherwise link Google Fonts for a font it knows (Roboto),
             # and every open of the mail would be reported to Google.
             compiled = _BLOCK_END.sub(r"\1\n", mjml2html(source, fonts={}))
+            # The mail has dark styles (email/_layout.mjml): clients that read these meta
+            # tags use them instead of inverting its colours themselves.
+            compiled = compiled.replace("<head>", f"<head>\n{_COLOR_SCHEME}", 1)
             self._compiled[name] = self._html.from_string(compiled)
         return self._compiled[name]
 

@@ -74,3 +74,6 @@ if (box && check) {
   box.addEventListener('input', function () { clearTimeout(timer); timer = setTimeout(run, 400); });
   if (box.value.trim()) run();
 }
+// The private feed's address is there to be copied: one tap selects it whole.
+var feed = document.getElementById('feed');
+if (feed) feed.addEventListener('focus', function () { feed.select(); });
