@@ -7,7 +7,10 @@ the SMTP sink and two workers compete and runs of the same code differ by 5-10 %
 measures only the worker's side: the same synthetic week and audience, batches of 200
 delivered to an SMTP sink (Postfix's smtp-sink, else benchmarks/sink.py) and recorded in a
 fresh PostgreSQL database, after every reader's topics were scored once (as in a long run).
-Prints CPU and wall microseconds per digest; `--profile` adds cProfile's top functions.
+Prints CPU and wall microseconds per digest, and the wall microseconds per digest of each
+stage the workers' metrics time (compose: pick and lay out; render: MIME; smtp: the send, with
+the previous outcome's write overlapped; ledger: outcome writes); `--profile` adds cProfile's
+top functions (SORT=cumulative TOP=70 to change the listing).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import weekly_run as run
-from newsletter import db
+from newsletter import db, metrics
 from newsletter.delivery import campaign, ledger
 from newsletter.delivery.mailer import SmtpMailer
 from newsletter.digest.compose import IssueCache
@@ -34,7 +37,19 @@ BATCH = 200
 WARM = 400  # digests sent before measuring: the issue's paper blocks and the connection
 
 
-def measure(url: str, settings: Settings, profile: bool) -> tuple[int, float, float]:
+def stage_seconds() -> dict[str, float]:
+    """Seconds spent so far in each stage (newsletter_stage_seconds' sums)."""
+    return {
+        sample.labels["stage"]: sample.value
+        for family in metrics.STAGE.collect()
+        for sample in family.samples
+        if sample.name.endswith("_sum")
+    }
+
+
+def measure(
+    url: str, settings: Settings, profile: bool
+) -> tuple[int, float, float, dict[str, float]]:
     cache = IssueCache()
     with db.session_scope(url) as session:
         issue, _ = campaign.plan(run.MONDAY.date(), settings, session=session)
@@ -52,15 +67,18 @@ def measure(url: str, settings: Settings, profile: bool) -> tuple[int, float, fl
 
     deliver(ids[:WARM])
     profiler = cProfile.Profile() if profile else None
-    cpu, wall = time.process_time(), time.perf_counter()
+    stages, cpu, wall = stage_seconds(), time.process_time(), time.perf_counter()
     if profiler:
         profiler.enable()
     deliver(ids[WARM:])
     if profiler:
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        order, top = os.environ.get("SORT", "tottime"), int(os.environ.get("TOP", "30"))
+        pstats.Stats(profiler).sort_stats(order).print_stats(top)
     mailer.close()
-    return len(ids) - WARM, time.process_time() - cpu, time.perf_counter() - wall
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    spent = {stage: seconds - stages.get(stage, 0.0) for stage, seconds in stage_seconds().items()}
+    return len(ids) - WARM, cpu, wall, spent
 
 
 def main() -> None:
@@ -78,12 +96,14 @@ def main() -> None:
     sink = run.start_sink(port, tmp)
     try:
         run.load(url, args.readers, args.papers, args.voters)
-        digests, cpu, wall = measure(url, get_settings(), args.profile)
+        digests, cpu, wall, stages = measure(url, get_settings(), args.profile)
     finally:
         sink.kill()
         run.drop_database(name)
     print(f"digests {digests}  cpu_us_per_digest {cpu / digests * 1e6:.0f}  "
           f"wall_us_per_digest {wall / digests * 1e6:.0f}")  # fmt: skip
+    each = (f"{stage} {seconds / digests * 1e6:.0f}" for stage, seconds in sorted(stages.items()))
+    print("stage wall_us_per_digest  " + "  ".join(each))
 
 
 if __name__ == "__main__":

@@ -188,6 +188,7 @@ class SmtpServer:
     received: list[tuple[str, EmailMessage]] = field(default_factory=list)
     raw: list[bytes] = field(default_factory=list)  # the bytes as received, same order
     senders: list[str] = field(default_factory=list)  # the envelope sender, same order
+    mail_options: list[list[str]] = field(default_factory=list)  # MAIL's options, same order
     times: list[float] = field(default_factory=list)  # time.monotonic() of each, same order
     throttle: dict[str, int] = field(default_factory=dict)  # domain: 421s left to answer
     throttled_at: list[float] = field(default_factory=list)  # time.monotonic() of each 421
@@ -200,6 +201,7 @@ class SmtpServer:
     faults: int = 0  # faults injected
     connections: int = 0
     pipelining: bool = True  # advertise PIPELINING, as Postfix and most servers do
+    eight_bit: bool = True  # advertise 8BITMIME, as Postfix and most servers do
     before_accept: dict[str, Callable[[], None]] = field(default_factory=dict)  # just before 250
     _deferred: set[str] = field(default_factory=set)
     _rng: random.Random = field(default_factory=lambda: random.Random(5))
@@ -212,7 +214,8 @@ class SmtpServer:
     ) -> list[str]:
         self.connections += 1
         session.host_name = hostname
-        return responses[:1] + ["250-PIPELINING"] * self.pipelining + responses[1:]
+        rest = [r for r in responses[1:] if self.eight_bit or "8BITMIME" not in r]
+        return responses[:1] + ["250-PIPELINING"] * self.pipelining + rest
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -258,6 +261,7 @@ class SmtpServer:
         self.received.append((to, msg))  # type: ignore[arg-type]
         self.raw.append(envelope.original_content)
         self.senders.append(envelope.mail_from)
+        self.mail_options.append(list(envelope.mail_options))
         self.times.append(time.monotonic())
         if to in self.before_accept:
             self.before_accept.pop(to)()
@@ -279,6 +283,7 @@ def smtp(_smtp_controller: tuple[Controller, SmtpServer]) -> SmtpServer:
     handler.received.clear()
     handler.raw.clear()
     handler.senders.clear()
+    handler.mail_options.clear()
     handler.times.clear()
     handler.throttle.clear()
     handler.throttled_at.clear()
@@ -288,7 +293,7 @@ def smtp(_smtp_controller: tuple[Controller, SmtpServer]) -> SmtpServer:
     handler.delay = 0.0
     handler.defer_share, handler.down_until, handler.faults = 0.0, 0.0, 0
     handler._deferred.clear()
-    handler.connections, handler.pipelining = 0, True
+    handler.connections, handler.pipelining, handler.eight_bit = 0, True, True
     handler.before_accept.clear()
     return handler
 

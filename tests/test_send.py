@@ -3,6 +3,7 @@ idempotent re-runs, refusals, a server that is down, and a dry run that writes n
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import html as html_module
 import json
@@ -15,9 +16,10 @@ from sqlalchemy import func, text
 from sqlmodel import Session, select
 
 from newsletter import db
-from newsletter.delivery import ledger
-from newsletter.delivery.mailer import SmtpMailer
-from newsletter.models import Delivery, DeliveryStatus, Paper
+from newsletter.delivery import campaign, ledger
+from newsletter.delivery.mailer import SendError, SmtpMailer
+from newsletter.digest.compose import IssueCache, picks_for
+from newsletter.models import Delivery, DeliveryStatus, Paper, Subscriber
 from newsletter.readers.links import Purpose, read
 from newsletter.settings import get_settings
 from tests.conftest import REAL, SmtpServer
@@ -249,6 +251,38 @@ def test_a_write_that_fails_meanwhile_abandons_the_message(smtp, settings, pipel
     assert [to for to, _ in smtp.received] == ["bob@example.org"]
 
 
+@pytest.mark.parametrize("eight_bit", [True, False], ids=["8bitmime", "7bit"])
+def test_text_goes_as_8bit_where_the_server_offers_8bitmime(week, smtp, settings, eight_bit):
+    """Typographic quotes make the text non-ASCII: 8bit costs nothing to encode and is
+    smaller, so it goes that way where the server says it may (RFC 6152), else as
+    quoted-printable and HTML character references. The reader sees the same either way."""
+    smtp.eight_bit = eight_bit
+    assert invoke("send", "--issue-date", WEEK_DATE, "--to", "ada@example.com")[0] == 0
+    (raw,), (options,), ((_, msg),) = smtp.raw, smtp.mail_options, smtp.received
+    encodings = [p["Content-Transfer-Encoding"] for p in msg.iter_parts()]
+    plain, html = (p.get_content() for p in msg.iter_parts())
+    assert "“LLM evaluation”" in plain and "“LLM evaluation”" in html_module.unescape(html)
+    if eight_bit:
+        assert encodings == ["8bit", "8bit"] and options == ["BODY=8BITMIME"]
+        assert "“LLM evaluation”".encode() in raw
+    else:
+        assert encodings == ["quoted-printable", "7bit"] and options == []
+        assert raw.isascii()
+
+
+def test_a_server_that_drops_8bitmime_on_reconnection_defers_the_message(smtp, settings):
+    mailer = SmtpMailer(settings)
+    assert mailer.eight_bit
+    message = "Subject: hello\r\nContent-Transfer-Encoding: 8bit\r\n\r\n“hello”\r\n".encode()
+    smtp.drop_once.add("ada@example.com")  # hang up at DATA: the mailer reconnects
+    smtp.eight_bit = False  # and finds a server that no longer takes 8bit
+    with pytest.raises(SendError) as refused:
+        mailer.send(message, "ada@example.com")
+    mailer.close()
+    assert refused.value.reply.startswith("451") and not refused.value.permanent
+    assert smtp.received == []
+
+
 @PIPELINING
 def test_dropped_connection_reconnects_and_sends_once(week, smtp, settings, pipelining) -> None:
     smtp.pipelining = pipelining
@@ -368,3 +402,22 @@ def test_status_and_preview(week, smtp, settings, tmp_path) -> None:
     )
     assert code == 0, out
     assert "<html" in target.read_text() and "agents" in target.read_text()
+
+
+def test_readers_who_share_interests_share_one_ranked_list(week, settings) -> None:
+    """Readers with the same topics, follows and exclusions and no votes get one list ranked
+    once per issue, unless one of them was already sent some of the week's papers."""
+    assert invoke("subscribers", "add", "ann@example.com", "--topic", "LLM evaluation",
+                  "--topic", "mixture of experts", "--confirmed")[0] == 0  # fmt: skip
+    issue, _ = campaign.plan(dt.date.fromisoformat(WEEK_DATE), settings, session=week)
+    state = IssueCache().get(issue, settings, session=week)
+    by_email = {s.email: s for s in week.exec(select(Subscriber))}
+    ada = picks_for(by_email["ada@example.com"], state, set(), settings)
+    ann = picks_for(by_email["ann@example.com"], state, set(), settings)
+    assert ada and ann is ada and len(state.shared) == 1
+    top = ada[0].paper.id
+    assert top is not None
+    sent_before = picks_for(by_email["ann@example.com"], state, {top}, settings)
+    assert top not in [p.paper.id for p in sent_before] and len(state.shared) == 2
+    bob = picks_for(by_email["bob@example.org"], state, set(), settings)
+    assert {p.paper.id for p in bob} != {p.paper.id for p in ada} and len(state.shared) == 3

@@ -252,7 +252,7 @@ def _deliver_one(
     )
     metrics.STAGE.labels("compose").observe(time.perf_counter() - start)
     with metrics.STAGE.labels("render").time():
-        message = composed.message(settings)
+        message = composed.message(settings, eight_bit=mailer.eight_bit)
     pacer = pacing.pacer(settings.domain_rates, settings.redis_url, settings.redis_prefix)
     if pacer:
         if write_first:  # not left unwritten while waiting for the domain's budget
@@ -394,14 +394,14 @@ def _dry_one(
             why = f"{why}; the empty-weeks notice goes instead"
             subject_line = notice.rendered.subject
             if mailer:
-                mailer.send(notice.message(settings), reader.email)
+                mailer.send(notice.message(settings, eight_bit=mailer.eight_bit), reader.email)
         summary.rows.append(
             {"email": reader.email, "papers": 0, "subject": subject_line, "top": "", "why": why}
         )
         return
     if mailer:
         composed = compose(reader, picks, state, settings=settings)
-        mailer.send(composed.message(settings), reader.email)
+        mailer.send(composed.message(settings, eight_bit=mailer.eight_bit), reader.email)
     summary.sent += 1
     summary.rows.append(
         {

@@ -43,6 +43,10 @@ class _MeanwhileFailed(Exception):
 
 
 class Mailer(Protocol):
+    @property
+    def eight_bit(self) -> bool:
+        """Whether messages may go 8bit (RFC 6152), so are built that way."""
+
     def open(self) -> None: ...
     def send(self, msg: bytes, to: str, sender: str | None = None,
              meanwhile: Meanwhile = None) -> None: ...  # fmt: skip
@@ -77,6 +81,19 @@ class SmtpMailer:
                 f"cannot connect to SMTP {s.smtp_host}:{s.smtp_port}: {exc}", connection=True
             ) from exc
         self._conn = conn
+
+    @property
+    def eight_bit(self) -> bool:
+        """Whether the server offers 8BITMIME; connects (raising SendError) to find out."""
+        if self._conn is None:
+            self.open()
+        assert self._conn is not None
+        try:
+            self._conn.ehlo_or_helo_if_needed()
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            raise SendError(f"SMTP connection lost: {exc}", connection=True) from exc
+        return bool(self._conn.has_extn("8bitmime"))
 
     def send(self, msg: bytes, to: str, sender: str | None = None,
              meanwhile: Meanwhile = None) -> None:  # fmt: skip
@@ -140,6 +157,7 @@ class OutboxMailer:
     def __init__(self, directory: Path | None):
         self.directory = directory
         self.sent: list[tuple[str, bytes]] = []
+        self.eight_bit = True  # files: any byte goes
 
     def open(self) -> None:
         if self.directory is not None:
@@ -175,7 +193,12 @@ def _transaction(conn: smtplib.SMTP, sender: str, to: str, msg: bytes,
     if any(c in to for c in "\r\n<>"):
         raise smtplib.SMTPResponseException(553, b"malformed recipient address")
     conn.ehlo_or_helo_if_needed()
-    commands = (f"MAIL FROM:<{sender}>", f"RCPT TO:<{to}>", "DATA")
+    mail_from = f"MAIL FROM:<{sender}>"
+    if not msg.isascii():  # built 8bit for a server that offered 8BITMIME
+        if not conn.has_extn("8bitmime"):  # a reconnection reached one that does not
+            raise smtplib.SMTPResponseException(451, b"the server no longer offers 8BITMIME")
+        mail_from += " BODY=8BITMIME"
+    commands = (mail_from, f"RCPT TO:<{to}>", "DATA")
     expected = ((250,), (250, 251), (354,))
     replies: list[tuple[int, bytes]] = []
     if conn.has_extn("pipelining"):

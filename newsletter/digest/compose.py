@@ -28,6 +28,10 @@ from newsletter.readers import links, votes
 from newsletter.settings import Settings
 
 _KEEP = 4  # issues held; a worker rarely serves more than one at a time
+_SHARED_MAX = 10_000  # ranked lists held per issue, about 2 KB each (the oldest go first)
+# What a reader's picks depend on, without votes: topics, follows, exclusions, which of the
+# week's papers they were already sent, and the issue's size.
+SharedKey = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], frozenset[int], int]
 
 
 @dataclass
@@ -38,7 +42,12 @@ class IssueState:
     # Title and vector of each paper a reader voted on, read once: the papers voted on are
     # mostly last week's, the same for every batch of voters.
     voted: dict[int, tuple[str, np.ndarray]] = field(default_factory=dict)
+    # Readers who share an interest set and have no votes share one ranked list.
+    shared: dict[SharedKey, list[Pick]] = field(default_factory=dict)
     _spelling: Spelling | None = None
+
+    def __post_init__(self) -> None:
+        self.week_ids = frozenset(p.id for p in self.matcher.papers if p.id is not None)
 
     @property
     def spelling(self) -> Spelling:
@@ -126,13 +135,14 @@ class Composed:
     msg_id: str
     unsubscribe_url: str
 
-    def message(self, settings: Settings) -> bytes:
+    def message(self, settings: Settings, *, eight_bit: bool = False) -> bytes:
         return message.build(
             self.rendered,
             settings=settings,
             to=self.reader.email,
             msg_id=self.msg_id,
             unsubscribe_url=self.unsubscribe_url,
+            eight_bit=eight_bit,
         )
 
 
@@ -142,6 +152,28 @@ def picks_for(
     already_sent: set[int],
     settings: Settings,
     profile: feedback.Profile | None = None,
+) -> list[Pick]:
+    """The reader's picks; readers without votes who share an interest set (and were sent
+    the same of the week's papers) share one list, ranked once per issue and process."""
+    if profile is not None and profile.votes:
+        return _picks(reader, state, already_sent, settings, profile)
+    key = (tuple(reader.topics), tuple(reader.follows), tuple(reader.exclusions),
+           state.week_ids.intersection(already_sent), settings.issue_size)  # fmt: skip
+    picks = state.shared.get(key)
+    if picks is None:
+        picks = _picks(reader, state, already_sent, settings, None)
+        if len(state.shared) >= _SHARED_MAX:
+            del state.shared[next(iter(state.shared))]
+        state.shared[key] = picks
+    return picks
+
+
+def _picks(
+    reader: Reader,
+    state: IssueState,
+    already_sent: set[int],
+    settings: Settings,
+    profile: feedback.Profile | None,
 ) -> list[Pick]:
     return state.matcher.picks(
         interests.of_reader(reader.topics, reader.follows),

@@ -35,8 +35,11 @@ def build(
     to: str,
     msg_id: str,
     unsubscribe_url: str | None = None,
+    eight_bit: bool = False,
 ) -> bytes:
-    """The message; list headers only for list mail (`unsubscribe_url`), not transactional."""
+    """The message; list headers only for list mail (`unsubscribe_url`), not transactional.
+    With `eight_bit` (the server offers 8BITMIME, RFC 6152) the parts go as UTF-8 as they
+    are; without it, non-ASCII text goes quoted-printable and HTML as character references."""
     headers = [
         ("From", _from_header(settings.sender)),
         ("To", to),
@@ -60,14 +63,10 @@ def build(
             raise ValueError(f"refusing a {key} header with a line break")
     out = [f"{key}: {_encoded(value)}\r\n".encode("ascii") for key, value in headers]
     out.append(b"\r\n")
-    out.append(_part(boundary, "plain", _quoted_printable(rendered.text)))
-    # HTML goes as plain ASCII (other characters as &#NNN; references) when its lines fit
-    # SMTP's 998-byte limit, which costs nothing to encode; else quoted-printable.
-    html = rendered.html.encode("ascii", "xmlcharrefreplace")
-    if max(map(len, html.split(b"\n"))) <= 990:
-        out.append(_part(boundary, "html", ("7bit", html.replace(b"\n", b"\r\n") + b"\r\n")))
-    else:
-        out.append(_part(boundary, "html", _quoted_printable(rendered.html)))
+    out.append(_part(boundary, "plain", _body(rendered.text.encode(), eight_bit)))
+    # Without 8BITMIME, HTML goes as ASCII with &#NNN; references, which needs no encoding.
+    html = rendered.html.encode("utf-8" if eight_bit else "ascii", "xmlcharrefreplace")
+    out.append(_part(boundary, "html", _body(html, eight_bit)))
     out.append(f"--{boundary}--\r\n".encode())
     message = b"".join(out)
     return dkim_sign(message, settings) + message if settings.dkim_selector else message
@@ -95,9 +94,15 @@ def dkim_sign(message: bytes, settings: Settings) -> bytes:
     return header
 
 
-def _quoted_printable(text: str) -> tuple[str, bytes]:
-    encoded = binascii.b2a_qp(text.replace("\r\n", "\n").encode(), istext=True)
-    return "quoted-printable", encoded.replace(b"\n", b"\r\n") + b"\r\n"
+def _body(raw: bytes, eight_bit: bool) -> tuple[str, bytes]:
+    """The part's encoding and body: as it is where its lines fit SMTP's 998 bytes and its
+    bytes are ASCII or may go 8bit, else quoted-printable."""
+    raw = raw.replace(b"\r\n", b"\n")
+    if max(map(len, raw.split(b"\n"))) <= 990 and (eight_bit or raw.isascii()):
+        encoding, body = ("7bit" if raw.isascii() else "8bit"), raw
+    else:
+        encoding, body = "quoted-printable", binascii.b2a_qp(raw, istext=True)
+    return encoding, body.replace(b"\n", b"\r\n") + b"\r\n"
 
 
 def _part(boundary: str, subtype: str, encoded: tuple[str, bytes]) -> bytes:

@@ -514,12 +514,12 @@ class Matcher:
         topic is shown the same)."""
         if hit.where not in (WORDS, MEANING):
             return hit
-        if (index, hit.topic) not in self._quotes:
+        if (index, hit.topic) not in self._quotes:  # the topic's hits are cached: one relevance
             quote = self._quote(index, hit.topic) if hit.where == WORDS else None
             if quote is None:  # by meaning
                 quote = replace(hit, where=MEANING, phrase=self._nearest_phrase(index, hit.topic))
-            self._quotes[index, hit.topic] = quote
-        return replace(self._quotes[index, hit.topic], relevance=hit.relevance)
+            self._quotes[index, hit.topic] = replace(quote, relevance=hit.relevance)
+        return self._quotes[index, hit.topic]
 
     def _quote(self, index: int, topic: str) -> TopicHit | None:
         """Where the topic stands in the paper, as it is written there: the first of its
