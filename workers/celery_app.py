@@ -7,6 +7,7 @@ prefetched at a time, and every task has a time limit shorter than the lease.
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Any
 
@@ -56,6 +57,9 @@ def _load_model(**_: Any) -> None:
     """The embedding model, loaded in the worker's main process before the pool forks, so
     its pages are shared by the pool's processes instead of copied into each."""
     semantic.load(get_settings().embedding_model)
+    # Everything made so far is moved out of the collector's reach: a collection in a pool
+    # process would otherwise write to every object's header, copying the pages it shares.
+    gc.freeze()
 
 
 @worker_init.connect

@@ -28,7 +28,7 @@ from newsletter.readers import links, votes
 from newsletter.settings import Settings
 
 _KEEP = 4  # issues held; a worker rarely serves more than one at a time
-_SHARED_MAX = 10_000  # ranked lists held per issue, about 2 KB each (the oldest go first)
+_SHARED_MAX = 2_000  # ranked lists held per issue, about 2 KB each (the least used go first)
 # What a reader's picks depend on, without votes: topics, follows, exclusions, which of the
 # week's papers they were already sent, and the issue's size.
 SharedKey = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], frozenset[int], int]
@@ -159,12 +159,12 @@ def picks_for(
         return _picks(reader, state, already_sent, settings, profile)
     key = (tuple(reader.topics), tuple(reader.follows), tuple(reader.exclusions),
            state.week_ids.intersection(already_sent), settings.issue_size)  # fmt: skip
-    picks = state.shared.get(key)
+    picks = state.shared.pop(key, None)
     if picks is None:
         picks = _picks(reader, state, already_sent, settings, None)
         if len(state.shared) >= _SHARED_MAX:
             del state.shared[next(iter(state.shared))]
-        state.shared[key] = picks
+    state.shared[key] = picks  # last, so popular interest sets stay
     return picks
 
 
