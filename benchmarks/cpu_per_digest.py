@@ -56,6 +56,9 @@ def measure(
         assert issue.id is not None
         ids = ledger.claimable(issue.id, session=session)
         campaign.dry_run(run.MONDAY.date(), settings, session=session, mailer=None, cache=cache)
+        # The topics stay scored, but no reader's ranked list is kept from the dry run: each
+        # is ranked again, or shared only with readers of the same interests, as in a worker.
+        cache.get(issue, settings, session=session).shared.clear()
     mailer, summary = SmtpMailer(settings), campaign.Summary(week=issue.week)
     mailer.open()
 
