@@ -44,6 +44,7 @@ class IssueState:
     voted: dict[int, tuple[str, np.ndarray]] = field(default_factory=dict)
     # Readers who share an interest set and have no votes share one ranked list.
     shared: dict[SharedKey, list[Pick]] = field(default_factory=dict)
+    week_ids: frozenset[int] = field(init=False)  # the week's paper ids, part of each key
     _spelling: Spelling | None = None
 
     def __post_init__(self) -> None:
