@@ -113,11 +113,12 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr = SecretStr("")
     # A topic is suggested on the public subscribe page only when this many readers share it.
     suggest_min_readers: int = Field(5, ge=2)
-    # Matching by meaning: "minilm" (all-MiniLM-L6-v2, contextual), "builtin" (the static
+    # Matching by meaning: "minilm-topics" (all-MiniLM-L6-v2 tuned on readers' topics for
+    # papers), "minilm" (all-MiniLM-L6-v2 as published, contextual), "builtin" (the static
     # model distilled from it: finds less, at a tenth of the CPU), a model2vec model's folder
     # or id, a sentence-transformers BERT checkpoint's folder, or "off" for words only
     # (newsletter/match/semantic.py).
-    embedding_model: str = "minilm"
+    embedding_model: str = "minilm-topics"
 
     hf_api_url: str = "https://huggingface.co/api/daily_papers"
     arxiv_api_url: str = "https://export.arxiv.org/api/query"

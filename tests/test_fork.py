@@ -47,9 +47,9 @@ def _in_child(encoder: semantic.Encoder, timeout: float = 60) -> np.ndarray:
 
 
 def test_a_forked_pool_process_embeds_as_its_parent() -> None:
-    encoder = semantic.load(semantic.MINILM)  # as the worker's main process loads it
-    assert encoder is not None, semantic.why_not(semantic.MINILM)
-    assert encoder.calibration is semantic.CONTEXTUAL  # the ONNX Runtime model
+    encoder = semantic.load(semantic.TOPICS)  # the default, as the worker's main process loads it
+    assert encoder is not None, semantic.why_not(semantic.TOPICS)
+    assert encoder.calibration is semantic.TUNED  # the ONNX Runtime model
     # The parent has run the model, so its thread pool's threads exist, and are not copied.
     parent = encoder.encode(TEXTS)
     child = _in_child(encoder)

@@ -33,7 +33,7 @@ def demo_week() -> Matcher:
     for path in sorted(resources.files("newsletter").joinpath("sample").iterdir()):
         for record in files.parse_file(Path(str(path))).records:
             papers.append(Paper(id=len(papers) + 1, **vars(record)))
-    encoder = semantic.load("minilm")
+    encoder = semantic.load(semantic.TOPICS)  # the default
     assert encoder is not None
     return Matcher(papers, window_end=dt.date(2026, 2, 6),
                    space=semantic.Space(encoder, encoder.papers(papers)))  # fmt: skip

@@ -110,7 +110,7 @@ def test_ingest_stores_vectors_with_the_model_and_recomputes_when_it_changes(
     assert f"embedded {papers}" in first and papers == 50
     assert "embedded 0" in run("ingest", "file", path)  # once per paper
     encoder = semantic.load(settings.embedding_model)
-    assert encoder is not None and encoder.name.startswith("all-minilm-l6-v2@")  # the default
+    assert encoder is not None and encoder.name.startswith("minilm-topics@")  # the default
     assert count(session, PaperEmbedding, PaperEmbedding.model == encoder.name) == papers
 
     stored = session.exec(select(PaperEmbedding)).first()

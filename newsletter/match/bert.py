@@ -140,9 +140,11 @@ def is_bert(folder: Path) -> bool:
 class Bert:
     """BERT's encoder: token ids in, the last layer's states pooled as the checkpoint says."""
 
-    def __init__(self, folder: Path, *, exact: bool = False) -> None:
-        """`exact` keeps every product in float32 (the checkpoint's own vectors, cosine above
-        0.9999 to sentence-transformers'); by default the dense layers run in 8-bit integers,
+    def __init__(self, folder: Path, *, exact: bool = False, overlay: Path | None = None) -> None:
+        """`overlay`, a safetensors file, replaces the checkpoint's tensors it names (a tuned
+        model that ships only what its tuning changed). `exact` keeps every product in
+        float32 (the checkpoint's own vectors, cosine above 0.9999 to
+        sentence-transformers'); by default the dense layers run in 8-bit integers,
         about a fifth faster with weights a quarter the size, vectors at cosine ~0.99 to the
         exact ones and the judged sets' figures within 0.03 (benchmarks/relevance/README.md)."""
         _require("onnx", "onnxruntime")
@@ -150,7 +152,7 @@ class Bert:
 
         config = json.loads((folder / "config.json").read_text())
         self.vocabulary, self.dimensions = int(config["vocab_size"]), int(config["hidden_size"])
-        graph, tensors = _built(folder, exact)
+        graph, tensors = _built(folder, exact, overlay)
         options = onnxruntime.SessionOptions()
         options.enable_cpu_mem_arena = False  # what a run allocates is freed after it
         # Idle threads sleep rather than spin: a worker does other work between texts.
@@ -175,10 +177,10 @@ class Bert:
 class SentenceBert:
     """A sentence-transformers BERT folder as a sentence encoder (model2vec's `encode`)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, overlay: Path | None = None) -> None:
         pooling(folder)  # refused before the weights are read
         self.prompts = prompts(folder)
-        self.bert = Bert(folder)
+        self.bert = Bert(folder, overlay=overlay)
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.no_padding()
         config = folder / "sentence_bert_config.json"
@@ -197,11 +199,14 @@ class SentenceBert:
         return out
 
 
-def _built(folder: Path, exact: bool) -> tuple[bytes, dict[str, np.ndarray]]:
+def _built(
+    folder: Path, exact: bool, overlay: Path | None = None
+) -> tuple[bytes, dict[str, np.ndarray]]:
     """The checkpoint's graph and weights (`_build`), made by a child Python and read back:
     onnx and protobuf, which only building needs, are then never imported here, 8 MB less
     in every worker process (and the float weights never loaded)."""
-    child = [sys.executable, "-m", __name__, str(folder), *(["--exact"] if exact else [])]
+    child = [sys.executable, "-m", __name__, str(folder), *(["--exact"] if exact else []),
+             *([f"--overlay={overlay}"] if overlay else [])]  # fmt: skip
     done = subprocess.run(child, capture_output=True, check=False)
     if done.returncode:
         reason = (done.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
@@ -211,13 +216,26 @@ def _built(folder: Path, exact: bool) -> tuple[bytes, dict[str, np.ndarray]]:
     return tensors.pop(_GRAPH).tobytes(), tensors
 
 
-def _build(folder: Path, exact: bool) -> tuple[bytes, dict[str, np.ndarray]]:
+def _build(
+    folder: Path, exact: bool, overlay: Path | None = None
+) -> tuple[bytes, dict[str, np.ndarray]]:
     weights = load_file(folder / "model.safetensors")
+    if overlay is not None:
+        weights |= _overlay(weights, overlay)
     prefix = "bert." if "bert.embeddings.word_embeddings.weight" in weights else ""
     weights = {k.removeprefix(prefix): v.astype(np.float32, copy=False)
                for k, v in weights.items()}  # fmt: skip
     config = json.loads((folder / "config.json").read_text())
     return _graph(weights, config, exact, pooling(folder))
+
+
+def _overlay(weights: dict[str, np.ndarray], path: Path) -> dict[str, np.ndarray]:
+    """The tensors in `path`, each of which must replace one of `weights` of the same shape."""
+    tuned = load_file(path)
+    for name, tensor in tuned.items():
+        if name not in weights or weights[name].shape != tensor.shape:
+            raise ValueError(f"{path}: {name} is not a tensor of the checkpoint it tunes")
+    return tuned
 
 
 def _graph(
@@ -364,7 +382,10 @@ def _release_freed_memory() -> None:
 
 
 if __name__ == "__main__":  # the child `_built` runs: the graph and weights to stdout
-    built, weights = _build(Path(sys.argv[1]), exact="--exact" in sys.argv[2:])
+    flags = sys.argv[2:]
+    named = [f.removeprefix("--overlay=") for f in flags if f.startswith("--overlay=")]
+    overlay = Path(named[0]) if named else None
+    built, weights = _build(Path(sys.argv[1]), exact="--exact" in flags, overlay=overlay)
     arrays: dict[str, Any] = {_GRAPH: np.frombuffer(built, dtype=np.uint8), **weights}
     out = io.BytesIO()
     np.savez(out, allow_pickle=False, **arrays)

