@@ -4,12 +4,14 @@ benchmarks/results/.
 
     .venv/bin/python benchmarks/weekly_run.py [--readers 100000] [--papers 2000]
         [--workers 2] [--allow-batch-resend] [--sqlite] [--no-dry-run] [--no-smtp-source]
-        [--voters 0.2]
+        [--voters 0.2] [--examples 0.2]
 
 With no flags it runs the product's defaults. `--allow-batch-resend` is the trade-off mode
 that writes the ledger once per batch (a killed worker may send a whole batch again).
 `--voters F` gives that share of the readers VOTES_EACH votes on last week's papers, so their
-picks are ranked with their profiles (newsletter/match/feedback.py).
+picks are ranked with their profiles (newsletter/match/feedback.py). `--examples F` gives that
+share 5-20 examples on their first topic (two in three liked), so that topic ranks by a model
+of its own (newsletter/match/taught.py).
 
 Needs PostgreSQL (NEWSLETTER_TEST_PG_URL, default postgres@127.0.0.1:5432/test; a fresh
 database is created and dropped) and Redis (database 14 is flushed). The SMTP sink is
@@ -47,6 +49,7 @@ from newsletter import db  # noqa: E402
 from newsletter.ingest import PaperRecord, store  # noqa: E402
 from newsletter.match import semantic  # noqa: E402
 from newsletter.models import (  # noqa: E402
+    Example,
     Issue,
     Paper,
     Subscriber,
@@ -121,9 +124,9 @@ def _paper_rows(records: list[PaperRecord]) -> list[dict[str, object]]:
     return [vars(r) | extra for r in records]
 
 
-def load(url: str, readers: int, papers: int, voters: float = 0.0) -> float:
+def load(url: str, readers: int, papers: int, voters: float = 0.0, taught: float = 0.0) -> float:
     """Bulk-insert the week's papers and the audience (and `voters`' votes on last week's
-    papers); returns seconds taken."""
+    papers, and `taught`'s examples); returns seconds taken."""
     started = time.perf_counter()
     db.upgrade(url)
     engine = db.get_engine(url)
@@ -158,6 +161,8 @@ def load(url: str, readers: int, papers: int, voters: float = 0.0) -> float:
             )
     if voters:
         add_votes(engine, int(readers * voters), rng)
+    if taught:
+        add_examples(engine, int(readers * taught), rng)
     with db.session_scope(url) as session:  # the papers' vectors, as `newsletter ingest` stores
         encoder = semantic.load(get_settings().embedding_model)
         if encoder is not None:
@@ -185,6 +190,30 @@ def add_votes(engine: Any, voters: int, rng: random.Random) -> None:
              "value": -1 if rng.random() < 1 / 3 else 1, "voted_at": at}
             for reader in rng.sample(reader_ids, voters)
             for paper in rng.sample(paper_ids, VOTES_EACH)
+        ])  # fmt: skip
+
+
+def add_examples(engine: Any, readers: int, rng: random.Random) -> None:
+    """Papers of earlier weeks, and 5-20 examples (one in three "Not this") on the first topic
+    of each of `readers` readers."""
+    earlier = MONDAY.date() - dt.timedelta(days=21)
+    records = synthetic.papers(300, end=earlier, seed=9)
+    for n, record in enumerate(records):
+        record.arxiv_id = f"{earlier:%y%m}.{90000 + n:05d}"
+    with engine.begin() as conn:
+        conn.execute(insert(Paper), _paper_rows(records))
+        paper_ids = [
+            i for (i,) in conn.execute(select(Paper.id).where(Paper.featured_on <= earlier))
+        ]
+        chosen = rng.sample(
+            [tuple(r) for r in conn.execute(select(Subscriber.id, Subscriber.topics))], readers
+        )
+        at = MONDAY - dt.timedelta(days=10)
+        conn.execute(insert(Example), [
+            {"subscriber_id": reader, "topic": topics[0].casefold(), "paper_id": paper,
+             "value": -1 if rng.random() < 1 / 3 else 1, "marked_at": at}
+            for reader, topics in chosen
+            for paper in rng.sample(paper_ids, rng.randint(5, 20))
         ])  # fmt: skip
 
 
@@ -379,6 +408,8 @@ def main() -> None:
     parser.add_argument("--no-dry-run", action="store_true")
     parser.add_argument("--no-smtp-source", action="store_true")
     parser.add_argument("--voters", type=float, default=0.0, help="share of readers who voted")
+    parser.add_argument("--examples", type=float, default=0.0,
+                        help="share of readers with examples on a topic")  # fmt: skip
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="newsletter-bench-"))
@@ -404,9 +435,11 @@ def main() -> None:
         "database": "sqlite" if args.sqlite else "postgresql",
         "sink": "smtp-sink" if shutil.which("smtp-sink") else "aiosmtpd",
         "voters": args.voters,
+        "examples": args.examples,
     }
     try:
-        result["load_s"] = round(load(url, args.readers, args.papers, args.voters), 1)
+        loaded = load(url, args.readers, args.papers, args.voters, args.examples)
+        result["load_s"] = round(loaded, 1)
         if not args.no_dry_run:
             result["dry_run_s"] = round(dry_run_seconds(env), 1)
         workers = start_workers(args.workers, env, tmp)

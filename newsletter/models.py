@@ -1,6 +1,6 @@
 """The tables: readers, papers, weekly issues, the ledger of deliveries, readers' votes on
-the papers they were sent, bounces and complaints that came back, and suppressed address
-hashes.
+the papers they were sent, the examples they gave their topics, bounces and complaints that
+came back, and suppressed address hashes.
 
 Lists (topics, authors, papers sent) are JSON columns: they are always read and
 written whole with their row, and JSON works the same on SQLite and PostgreSQL.
@@ -149,6 +149,18 @@ class Vote(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=16)  # of a "Not for me"
     excluded: str | None = Field(default=None, max_length=300)  # the exclusion it added
     voted_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Example(SQLModel, table=True):
+    """A paper a reader marked under one of their topics as what they want (+1, "Yes, like
+    this") or not (-1, "Not this"). Three likes give the topic a model of its own
+    (`match/taught.py`). Unlike votes, examples do not fade: the reader removes them."""
+
+    subscriber_id: int = Field(foreign_key="subscriber.id", primary_key=True, ondelete="CASCADE")
+    topic: str = Field(primary_key=True, max_length=200)  # casefolded, as topics are matched
+    paper_id: int = Field(foreign_key="paper.id", primary_key=True, ondelete="CASCADE")
+    value: int  # +1 or -1
+    marked_at: dt.datetime = Field(default_factory=utcnow)
 
 
 class MailEventKind(StrEnum):

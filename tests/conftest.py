@@ -42,6 +42,7 @@ PG_ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("NEWSLETTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 TABLES = (
+    "example",
     "vote",
     "mail_event",
     "delivery",

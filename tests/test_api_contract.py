@@ -49,7 +49,7 @@ def test_the_document_covers_the_api_only_and_states_its_refusals(server: str) -
     doc = httpx.get(f"{server}/api/openapi.json").json()
     assert list(doc["paths"]) == ["/api/subscribe", "/api/preview"]
     answers = doc["paths"]["/api/subscribe"]["post"]["responses"]
-    assert set(answers) == {"202", "400", "422", "429"}
+    assert set(answers) == {"202", "400", "404", "422", "429"}
     problem = doc["components"]["schemas"]["Problem"]
     assert problem["required"] == ["detail"] and "field" in problem["properties"]
     wrong = httpx.get(f"{server}/api/subscribe")
@@ -58,3 +58,7 @@ def test_the_document_covers_the_api_only_and_states_its_refusals(server: str) -
     refused = httpx.post(f"{server}/api/subscribe", json=stopwords)
     assert refused.status_code == 422
     assert refused.json()["field"] == "topics" and "searchable words" in refused.json()["detail"]
+    answer = {"topic": "agents", "arxiv_id": "2999.99999", "like": True}
+    unknown = {"email": "a@example.com", "topics": ["agents"], "examples": [answer]}
+    refused = httpx.post(f"{server}/api/subscribe", json=unknown)
+    assert refused.status_code == 404 and refused.json()["field"] == "examples"

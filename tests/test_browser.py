@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 
 import httpx
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Page
 
-from newsletter.models import Vote
+from newsletter.models import Example, Vote
 from tests.conftest import ARTIFACTS, REAL, SmtpServer
 from tests.feedback_weeks import (
     TOPIC,
@@ -160,3 +161,93 @@ def test_votes_from_the_inbox_reorder_next_weeks_digest(
     assert count(session, Vote) == 0
     restored = [p.paper.title for p in ranking(settings, session, "ada@example.com")]
     assert restored == goal.baseline
+
+
+def shoot_both(page_of: Callable[[str, int], Page], name: str) -> None:
+    """Light and dark, 375 and 1200 px: `page_of(scheme, width)` opens the page to shoot."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for scheme in ("light", "dark"):
+        for width in (375, 1200):
+            page = page_of(scheme, width)
+            page.screenshot(path=str(ARTIFACTS / f"{name}-{scheme}-{width}.png"), full_page=True)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            page.close()
+
+
+def test_answers_to_the_preview_teach_the_first_digest(
+    server, browser, smtp: SmtpServer, settings, session, database_url
+) -> None:
+    """Issue 30's walk-through: subscribe with a topic, answer its preview (3 "Yes, like
+    this", and "Not this" on a paper the digest would hold), confirm; the first digest holds
+    the ranking the answers teach, without that paper; removing the answers on the manage
+    page gives the ranking of a reader who never answered. Screenshots of the preview before
+    and after answering: test-artifacts/preview-{before,after}-*-{light,dark}-{375,1200}.png."""
+    kind = database_url.split(":")[0].split("+")[0]
+    two_weeks(session)
+    email, control = "reader@example.com", "cy@example.com"
+    run("subscribers", "add", control, "--topic", TOPIC, "--confirmed")
+    plain = {p.paper.arxiv_id: p.paper.title for p in ranking(settings, session, control)}
+
+    def opened(scheme: str, width: int) -> Page:
+        page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)  # type: ignore[arg-type]
+        page.goto(server + "/")
+        page.get_by_label("Email address").fill(email)
+        page.get_by_label("Topics").fill(TOPIC)
+        page.wait_for_selector("#topic-check details li")
+        return page
+
+    def answer(page: Page) -> str:
+        """3 "Yes, like this", and "Not this" on the first paper the digest would hold."""
+        shown = page.locator("#topic-check details li")
+        ids = [(shown.nth(n).locator("input[name=like]").get_attribute("value") or "").split()[0]
+               for n in range(shown.count())]  # fmt: skip
+        unwanted = next(n for n, arxiv_id in enumerate(ids) if arxiv_id in plain)
+        for n in [n for n in range(len(ids)) if n != unwanted][:3]:
+            shown.nth(n).get_by_text("Yes, like this").click()
+        shown.nth(unwanted).get_by_text("Yes, like this").click()
+        shown.nth(unwanted).get_by_text("Not this").click()  # takes the place of the "Yes"
+        assert not shown.nth(unwanted).locator("input[name=like]").is_checked()
+        return ids[unwanted]
+
+    shoot_both(opened, f"preview-before-{kind}")
+    shoot_both(
+        lambda scheme, width: _answered(opened(scheme, width), answer), f"preview-after-{kind}"
+    )
+    page = opened("light", 375)
+    unwanted = answer(page)
+    page.get_by_role("button", name="Subscribe").click()
+    page.wait_for_selector("text=Check your inbox")
+    deadline = time.monotonic() + 10
+    while not smtp.messages_to(email) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    body = smtp.messages_to(email)[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    page.goto(re.search(r"(http://127\.0\.0\.1:\d+/confirm/\S+)", body).group(1))  # type: ignore[union-attr]
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_selector("text=You are subscribed")
+    assert count(session, Example, Example.value == 1) == 3
+    assert count(session, Example, Example.value == -1) == 1
+
+    # The first digest: the ranking the answers teach (the product's own pieces say which),
+    # unlike the untaught one, and without the paper marked "Not this".
+    taught = [p.paper.title for p in ranking(settings, session, email)]
+    assert taught != list(plain.values()) and plain[unwanted] not in taught
+    run("send", "--issue-date", WEEK2.isoformat())
+    digest = smtp.messages_to(email)[-1]
+    assert titles(digest) == taught
+
+    # Undone from the manage page: the ranking of a reader who never answered.
+    text = digest.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    page.goto(re.search(r"Manage your topics: (\S+)", text).group(1))  # type: ignore[union-attr]
+    page.wait_for_selector("text=Teach your topics by example")
+    assert page.get_by_text("3 liked, 1 not").count() == 1
+    while page.locator("ul.rated").get_by_role("button", name="Remove").count():
+        page.locator("ul.rated").get_by_role("button", name="Remove").first.click()
+        page.wait_for_selector("text=Your answer is saved")
+    page.close()
+    assert count(session, Example) == 0
+    assert [p.paper.title for p in ranking(settings, session, email)] == list(plain.values())
+
+
+def _answered(page: Page, answer: Callable[[Page], str]) -> Page:
+    answer(page)
+    return page

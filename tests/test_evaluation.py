@@ -4,13 +4,16 @@ check every reason it gives against its paper."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
 from benchmarks.relevance import evaluate as evaluation
-from benchmarks.relevance import reasons
+from benchmarks.relevance import examples, reasons
 from newsletter.cli import cli
 from newsletter.models import Paper
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 def test_eval_relevance_engine_beats_substring_baseline() -> None:
@@ -53,3 +56,22 @@ def test_metrics_on_a_known_ranking() -> None:
     poor = evaluation.score(["x", "b", "y", "z", "w"], grades)
     assert poor.p5 == 0.2 and poor.r10 == 0.0 and 0 < (poor.ndcg10 or 0) < 0.5
     assert evaluation.score([], {"q": 0}).returned == 0
+
+
+def test_readers_who_teach_by_example_get_no_untrue_reason_and_nothing_on_no_match() -> None:
+    """`eval relevance --examples`, 5 ratings: every reason under every pick holds (a pick the
+    examples brought names a paper the reader liked), and no-match topics still get nothing."""
+    runs = examples.run(SHARED, ratings=(5,))
+    assert set(runs) == {f"blind {half}, 5 ratings{given}" for half in ("tune", "test")
+                         for given in ("", " + 2 given")}  # fmt: skip
+    for name, figures in runs.items():
+        assert figures["taught"] > 0, name
+        assert figures["macro"]["empty_returned"] == 0, name
+        assert figures["reasons"]["reasons"] > 50 and figures["reasons"]["untrue"] == 0, figures
+
+
+def test_a_reason_naming_a_liked_paper_holds_only_for_one_the_reader_liked() -> None:
+    paper = Paper(title="A", abstract="B", arxiv_id="2602.00001")
+    reason = "like “World Models in Practice”, which you marked"
+    assert reasons.untrue(reason, paper, ["World Models in Practice"]) is None
+    assert reasons.untrue(reason, paper, ["Another Paper"])

@@ -6,6 +6,7 @@ A reason names the paper's words and where they stand:
   categories) holds if X stands in that field; case, hyphens and spacing aside, nothing
   else (the engine quotes the paper as written).
 - `close in meaning to “T”: the paper's “X”` holds if X stands anywhere in the paper.
+- `like “X”, which you marked` holds if X is the title of a paper the reader liked.
 What follows a quote, `(your topic “T”)` or `, a kind of “E”`, speaks of the reader's topic
 and of the vocabulary, not of the paper.
 """
@@ -13,12 +14,14 @@ and of the vocabulary, not of the paper.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from newsletter.models import Paper
 
 _IN_FIELD = re.compile(r"“(?P<quote>.+?)” in the (?P<field>title|abstract|AI summary|keywords|"
                        r"author list|categories)(?=$|, a kind of “| \(your topic “)")  # fmt: skip
 _BY_MEANING = re.compile(r"close in meaning to “.+?”(?:: the paper's “(?P<quote>.+)”)?$")
+_BY_EXAMPLE = re.compile(r"like “(?P<title>.+)”, which you marked$")
 
 
 def normal(text: str) -> str:
@@ -41,8 +44,9 @@ def stands_in(quote: str, texts: list[str]) -> bool:
     return bool(needle) and any(needle in normal(text) for text in texts)
 
 
-def untrue(reason: str, paper: Paper) -> str | None:
-    """Why `reason` is not true of `paper`, or None if it holds."""
+def untrue(reason: str, paper: Paper, liked: Collection[str] = ()) -> str | None:
+    """Why `reason` is not true of `paper` (for a reader who liked the papers titled
+    `liked`), or None if it holds."""
     if match := _IN_FIELD.match(reason):
         if stands_in(match["quote"], fields(paper)[match["field"]]):
             return None
@@ -52,4 +56,6 @@ def untrue(reason: str, paper: Paper) -> str | None:
         if match["quote"] is None or stands_in(match["quote"], everywhere):
             return None
         return f"{match['quote']!r} does not stand in the paper"
+    if match := _BY_EXAMPLE.match(reason):
+        return None if match["title"] in liked else f"{match['title']!r} is not a paper they liked"
     return f"a reason of no known form: {reason!r}"

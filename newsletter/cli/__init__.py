@@ -74,5 +74,6 @@ from newsletter.cli import (  # noqa: E402, F401
     secret,
     send,
     subscribers,
+    topics,
     workers,
 )

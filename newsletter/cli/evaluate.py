@@ -57,16 +57,23 @@ def _evaluation(folder: Path) -> ModuleType:
 @click.option(
     "--feedback", is_flag=True, help="Also score the engine on the votes readers cast (this DB)."
 )
+@click.option(
+    "--examples", is_flag=True,
+    help="Also score readers who rate 0, 3, 5 and 10 papers of a topic's preview (blind set).",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 def relevance(
-    folder: Path, shared: Path | None, per_topic: bool, speed: bool, feedback: bool, as_json: bool
-) -> None:
+    folder: Path, shared: Path | None, per_topic: bool, speed: bool, feedback: bool,
+    examples: bool, as_json: bool,
+) -> None:  # fmt: skip
     """P@5, R@10 and nDCG@10 on each judged set: the engine (words and meaning) against
     the same engine by words only and a substring baseline.
 
     The sets: the project's own (16 topics), and the blind set's tune and test halves
     (topics written before any paper was read; benchmarks/relevance/blind/). With --feedback,
-    also the readers' votes: likes relevant, dislikes not, one query per reader and issue."""
+    also the readers' votes: likes relevant, dislikes not, one query per reader and issue.
+    With --examples, simulated readers who teach each blind topic by rating its preview
+    (benchmarks/relevance/examples.py)."""
     evaluation = _evaluation(folder)
     shared = shared or folder.resolve().parent.parent / "shared"
     # Timed first, in a process that has loaded nothing yet: the model's load counts.
@@ -79,12 +86,16 @@ def relevance(
         else:
             sets["votes received"] = voted
     result: dict[str, object] = {"sets": sets}
+    if examples:
+        result["examples"] = _examples_module(folder).run(shared)
     if timed is not None:
         result["speed"] = timed
     if as_json:
         emit_json(result)
         return
     _print_macros(sets)
+    if examples:
+        _print_examples(result["examples"])  # type: ignore[arg-type]
     if per_topic:
         for name, figures in sets.items():
             _print_topics(name, figures)
@@ -119,6 +130,23 @@ def _print_macros(sets: dict[str, dict[str, Any]]) -> None:
         for kind, m in figures.get("by_kind", {}).items():
             click.echo(f"{name}, {kind}: engine P@5 {_fmt(m['p5'])}, R@10 {_fmt(m['r10'])}, "
                        f"returned on no-match topics {m['empty_returned']:.0f}")  # fmt: skip
+
+
+def _examples_module(folder: Path) -> ModuleType:
+    _evaluation(folder)
+    return importlib.import_module("benchmarks.relevance.examples")
+
+
+def _print_examples(runs: dict[str, dict[str, Any]]) -> None:
+    title = "Readers who teach by example: the blind set's latest weeks, macro over topics"
+    table = Table("set", "topics taught", "P@5", "R@10", "nDCG@10",
+                  "returned on no-match topics", "untrue reasons", title=title)  # fmt: skip
+    for name, figures in runs.items():
+        m, r = figures["macro"], figures["reasons"]
+        table.add_row(name, f"{figures['taught']} of {figures['topics']}", _fmt(m["p5"]),
+                      _fmt(m["r10"]), _fmt(m["ndcg10"]), f"{m['empty_returned']:.0f}",
+                      f"{r['untrue']} of {r['reasons']}")  # fmt: skip
+    Console(width=160).print(table)
 
 
 def _print_topics(name: str, figures: dict[str, Any]) -> None:

@@ -14,8 +14,12 @@ from newsletter.db import session_scope
 from newsletter.delivery.sendtime import DAYS, parse_day
 from newsletter.digest import profile
 from newsletter.digest.compose import IssueCache
+from newsletter.ingest import by_id
+from newsletter.ingest.bibtex import arxiv_ids
+from newsletter.match import taught
 from newsletter.match.interests import shown, shown_exclusions
 from newsletter.models import Subscriber, SubscriberStatus
+from newsletter.readers import examples
 from newsletter.readers import store as readers
 from newsletter.readers.validate import (
     InvalidInput,
@@ -196,6 +200,48 @@ def topics(email: str, topics: tuple[str, ...], exclusions: tuple[str, ...]) -> 
         click.echo(f"{reader.email}: {', '.join(reader.topics)}{_never(reader)}")
 
 
+@subscribers.command("rate")
+@click.argument("email")
+@click.option("--topic", required=True, help="One of the reader's topics.")
+@click.option(
+    "--like",
+    "likes",
+    multiple=True,
+    help="A paper they want under it: arXiv id or page URL (repeatable).",
+)
+@click.option("--not", "nots", multiple=True, help="A paper they do not want (repeatable).")
+@click.option("--remove", "removed", multiple=True, help="Unmark a paper (repeatable).")
+@click.option("--bibtex", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A BibTeX file: each entry that names an arXiv paper is liked.")  # fmt: skip
+def rate(email: str, topic: str, likes: tuple[str, ...], nots: tuple[str, ...],
+         removed: tuple[str, ...], bibtex: Path | None) -> None:  # fmt: skip
+    """Mark papers as examples of what a reader wants under one of their topics. With
+    three liked, the topic ranks by a model of its own, taught by them. A paper not stored
+    yet is fetched from the arXiv API."""
+    left = 0
+    if bibtex is not None:
+        listed, left = arxiv_ids(bibtex.read_bytes())
+        likes += tuple(listed)
+    if not (likes or nots or removed):
+        raise InvalidInput(
+            "give at least one --like, --not, --remove or --bibtex with arXiv papers"
+        )
+    with session_scope() as session:
+        reader = readers.get_by_email(normalise_email(email), session=session)
+        if reader is None:
+            raise InvalidInput(f"no subscriber with the address {email.strip()!r}")
+        by_id.fetch_missing([*likes, *nots], get_settings(), session=session)
+        done = examples.teach(reader, topic, likes=likes, nots=nots, removed=removed,
+                              session=session)  # fmt: skip
+    ranks = "by its own model" if done.liked >= taught.MIN_LIKES else "as before"
+    click.echo(f"{reader.email}, “{done.topic}”: {done.liked} liked, {done.unwanted} not; "
+               f"the topic ranks {ranks}")  # fmt: skip
+    if left:
+        click.echo(
+            f"{left} entr{'y' if left == 1 else 'ies'} of {bibtex} name no arXiv paper: left out"
+        )
+
+
 @subscribers.command("show")
 @click.argument("email")
 @click.option("--json", "as_json", is_flag=True)
@@ -216,6 +262,9 @@ def show(email: str, as_json: bool) -> None:
     for kind in ("liked", "disliked"):
         for vote in view[kind]:
             click.echo(f"{kind}: {vote['title']} ({vote['arxiv_id']}, {vote['voted_at']})")
+    for given in view["examples"]:
+        answer = "like this" if given["like"] else "not this"
+        click.echo(f"“{given['topic']}”, {answer}: {given['title']} ({given['arxiv_id']})")
     click.echo(f"next issue ({view['next_issue']['week']}):")
     for n, pick in enumerate(view["next_issue"]["picks"], start=1):
         click.echo(f"  {n}. {pick['title']} — {pick['why']}")

@@ -360,6 +360,26 @@ def sent_picks(issue_ids: Sequence[int], *, session: Session) -> list[tuple[int,
     return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
+def pick_topics(
+    digests: Collection[tuple[int, int]], *, session: Session
+) -> dict[tuple[int, int, int], tuple[str, ...]]:
+    """(reader, issue, paper) -> the topics the paper was picked for, in those sent digests
+    (reader, issue): one query for all of them."""
+    readers, issues = {r for r, _ in digests}, {i for _, i in digests}
+    rows = session.exec(
+        select(Delivery.subscriber_id, Delivery.issue_id, Delivery.picks).where(
+            col(Delivery.subscriber_id).in_(readers), col(Delivery.issue_id).in_(issues),
+            Delivery.status == DeliveryStatus.SENT,
+        )
+    )  # fmt: skip
+    return {
+        (reader, issue, record["paper_id"]): tuple(h["topic"] for h in record.get("hits", []))
+        for reader, issue, records in rows
+        if (reader, issue) in digests
+        for record in records or []
+    }
+
+
 def sent_to(reader_id: int, *, session: Session, limit: int = 20) -> list[Delivery]:
     """The reader's latest sent digests, newest first (their private feed)."""
     query = select(Delivery).where(

@@ -20,11 +20,11 @@ from newsletter.delivery import ledger
 from newsletter.digest import message
 from newsletter.digest.render import Digest, Links, MailTemplates, Recipient, Rendered
 from newsletter.ingest import store as papers
-from newsletter.match import feedback, interests, semantic
+from newsletter.match import feedback, interests, semantic, taught
 from newsletter.match.engine import Matcher, Pick
 from newsletter.match.spelling import Spelling
 from newsletter.models import Issue, Paper
-from newsletter.readers import links, votes
+from newsletter.readers import examples, links, votes
 from newsletter.settings import Settings
 
 _KEEP = 4  # issues held; a worker rarely serves more than one at a time
@@ -39,8 +39,8 @@ class IssueState:
     issue: Issue
     matcher: Matcher
     digest: Digest
-    # Title and vector of each paper a reader voted on, read once: the papers voted on are
-    # mostly last week's, the same for every batch of voters.
+    # Title and vector of each paper a reader voted on or gave as an example, read once: the
+    # papers voted on are mostly last week's, the same for every batch of voters.
     voted: dict[int, tuple[str, np.ndarray]] = field(default_factory=dict)
     # Readers who share an interest set and have no votes share one ranked list.
     shared: dict[SharedKey, list[Pick]] = field(default_factory=dict)
@@ -154,9 +154,10 @@ def picks_for(
     settings: Settings,
     profile: feedback.Profile | None = None,
 ) -> list[Pick]:
-    """The reader's picks; readers without votes who share an interest set (and were sent
-    the same of the week's papers) share one list, ranked once per issue and process."""
-    if profile is not None and profile.votes:
+    """The reader's picks; readers without votes or examples who share an interest set (and
+    were sent the same of the week's papers) share one list, ranked once per issue and
+    process."""
+    if profile is not None and (profile.votes or profile.examples):
         return _picks(reader, state, already_sent, settings, profile)
     key = (tuple(reader.topics), tuple(reader.follows), tuple(reader.exclusions),
            state.week_ids.intersection(already_sent), settings.issue_size)  # fmt: skip
@@ -189,20 +190,49 @@ def _picks(
 def profiles(
     reader_ids: list[int], state: IssueState, *, session: Session
 ) -> dict[int, feedback.Profile]:
-    """The votes of those readers that have any, with the voted papers' vectors from the
-    week's model: one query for the batch, and one more for papers no batch has voted on."""
+    """What the readers taught the engine, for those that did: their votes, and each topic's
+    examples (the papers they marked under it, and their votes on the picks it brought), with
+    the papers' vectors from the week's model. One query each for the batch's votes, examples
+    and voted digests, and one more for papers no batch has voted on or given."""
     space = state.matcher.space
     if space is None:  # no model: votes cannot be placed, the ranking is the topics' alone
         return {}
     found = votes.ranking(reader_ids, state.issue.issue_date, session=session)
-    ids = {vote.paper_id for rows in found.values() for vote in rows}
+    given = examples.of_readers(reader_ids, session=session)
+    voted = {(reader, v.issue_id) for reader, rows in found.items() for v in rows}
+    topics_of = ledger.pick_topics(voted, session=session) if voted else {}
+    ids = {v.paper_id for rows in found.values() for v in rows}
+    ids |= {m.paper_id for topics in given.values() for marks in topics.values() for m in marks}
     known = state.voted_papers(ids, space.encoder, session=session) if ids else {}
-    return {
-        reader_id: feedback.Profile(
-            tuple(_voted(vote, *known[vote.paper_id]) for vote in rows if vote.paper_id in known)
+    profiles = {}
+    for reader_id in found.keys() | given.keys():
+        cast = found.get(reader_id, [])
+        taught_by = _examples(given.get(reader_id, {}), cast, reader_id, topics_of, known)
+        profiles[reader_id] = feedback.Profile(
+            tuple(_voted(v, *known[v.paper_id]) for v in cast if v.paper_id in known), taught_by
         )
-        for reader_id, rows in found.items()
-    }
+    return profiles
+
+
+def _examples(
+    given: dict[str, list[examples.Marked]],
+    cast: list[votes.Ranked],
+    reader_id: int,
+    topics_of: dict[tuple[int, int, int], tuple[str, ...]],
+    known: dict[int, tuple[str, np.ndarray]],
+) -> dict[str, taught.Examples]:
+    """Per topic, the papers marked under it, and the votes on the picks it brought (a paper
+    marked counts as marked, however it was voted)."""
+    marks = {topic: {m.paper_id: m.value for m in rows} for topic, rows in given.items()}
+    for vote in cast:
+        for topic in topics_of.get((reader_id, vote.issue_id, vote.paper_id), ()):
+            marks.setdefault(examples.key(topic), {}).setdefault(vote.paper_id, vote.value)
+    return {topic: _marked(values, known) for topic, values in marks.items()}
+
+
+def _marked(values: dict[int, int], known: dict[int, tuple[str, np.ndarray]]) -> taught.Examples:
+    return taught.Examples(tuple(taught.Marked(p, known[p][0], value, known[p][1])
+                                 for p, value in values.items() if p in known))  # fmt: skip
 
 
 def _voted(vote: votes.Ranked, title: str, vector: np.ndarray) -> feedback.Voted:

@@ -151,9 +151,17 @@ def _not_blank(value: str) -> str:
 NonBlank = Annotated[str, AfterValidator(_not_blank)]  # a title or abstract in a source's item
 
 
+# arXiv's and Hugging Face's pages of a paper: the id is what follows.
+_PAGE = re.compile(
+    r"^https?://(?:www\.|export\.)?(?:arxiv\.org/(?:abs|pdf)|huggingface\.co/papers)/"
+)
+
+
 def clean_arxiv_id(raw: str) -> str:
-    """'http://arxiv.org/abs/2604.19485v1' -> '2604.19485'; raises ValueError if not an id."""
-    candidate = _VERSION.sub("", raw.strip().rsplit("/abs/", 1)[-1])
+    """'http://arxiv.org/abs/2604.19485v1' (or its PDF, or its Hugging Face page, or the id
+    alone) -> '2604.19485'; raises ValueError if not an id."""
+    candidate = _PAGE.sub("", raw.strip()).removesuffix(".pdf")
+    candidate = _VERSION.sub("", candidate.rsplit("/abs/", 1)[-1])
     if not ARXIV_ID.match(candidate):
         raise ValueError(f"not an arXiv id: {raw[:60]!r}")
     return candidate

@@ -134,6 +134,12 @@ def most_upvoted(start: dt.date, end: dt.date, limit: int, *, session: Session) 
     return list(session.exec(query))
 
 
+def stored_arxiv_ids(arxiv_ids: Collection[str], *, session: Session) -> set[str]:
+    """Which of these arXiv ids are stored."""
+    query = select(Paper.arxiv_id).where(col(Paper.arxiv_id).in_(list(arxiv_ids)))
+    return set(session.exec(query))
+
+
 def by_ids(ids: Collection[int], *, session: Session) -> dict[int, Paper]:
     rows = session.exec(select(Paper).where(col(Paper.id).in_(list(ids))))
     return {p.id: p for p in rows if p.id is not None}

@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from newsletter.match import feedback, vocabulary
+from newsletter.match import feedback, taught, vocabulary
 from newsletter.match.interests import Author, Category, Interest, Topic
 from newsletter.match.semantic import STATIC, Calibration, Space
 from newsletter.models import Paper
@@ -68,6 +68,7 @@ AUTHOR_RELEVANCE = 2.0
 MENTION = 0.4  # a word score this high (one mention in an abstract) counts if meaning agrees
 _WORDS = re.compile(r"[a-z0-9]+")
 MEANING = "meaning"  # TopicHit.where of a pick by meaning
+EXAMPLES = "examples"  # TopicHit.where of a pick the reader's examples for the topic brought
 WORDS = "words"  # TopicHit.where of a word hit not yet quoted (`Matcher._hits_of` quotes it)
 # A topic's picks by meaning, closest first, kept: the largest issue (50) can use no more,
 # and a vague topic close to most of the week would otherwise weigh on every reader's picks.
@@ -79,12 +80,15 @@ class TopicHit:
     topic: str
     relevance: float
     where: str  # the quote's field ("title", "AI summary", "keywords", "abstract", "author
-    # list", "categories"), WORDS before it is quoted, or MEANING
-    phrase: str = ""  # the paper's own words: where the topic stands, or nearest it in meaning
+    # list", "categories"), WORDS before it is quoted, MEANING or EXAMPLES
+    phrase: str = ""  # the paper's own words: where the topic stands, or nearest it in meaning;
+    # for EXAMPLES, the title of the liked example nearest the paper
     kind_of: str = ""  # the vocabulary entry the quoted words are a kind of
 
     @property
     def reason(self) -> str:
+        if self.where == EXAMPLES:
+            return f"like “{self.phrase}”, which you marked"
         if self.where == MEANING:
             said = f": the paper's “{self.phrase}”" if self.phrase else ""
             return f"close in meaning to “{self.topic}”{said}"
@@ -99,7 +103,7 @@ class TopicHit:
     def public_reason(self) -> str:
         """The reason as the shareable web copy shows it: the paper's words only, nothing of
         the reader's topics ("" for a record that quoted none)."""
-        if not self.phrase:
+        if not self.phrase or self.where == EXAMPLES:
             return ""
         if self.where == MEANING:
             return f"the paper's “{self.phrase}”, close in meaning to a topic of the reader's"
@@ -426,16 +430,17 @@ class Matcher:
         return self._ranked[_cache_key(interest)]
 
     def _rank_key(
-        self, index: int, hit: TopicHit, nudge: float = 0.0
+        self, index: int, hit: TopicHit, nudge: float = 0.0, lift: float = 0.0
     ) -> tuple[int, float, int, str]:
         """Ascending sort key of one hit. A paper with several hits ranks by its best: a word
         hit before any by meaning; trending lifts a paper the words found, and one found by
-        meaning ranks by closeness; then upvotes, then arXiv id. A reader's votes `nudge` the
+        meaning ranks by closeness; then upvotes, then arXiv id. A topic's examples `lift` a
+        word hit (one by meaning has it in its closeness), a reader's votes `nudge` the
         score, and a strong nudge moves the paper's tier (`feedback`)."""
         _, upvotes, arxiv_id = self._meta[index]
-        by_words = hit.where != MEANING
+        by_words = hit.where not in (MEANING, EXAMPLES)
         relevance = min(hit.relevance, MAX_RELEVANCE) / MAX_RELEVANCE
-        score = 0.6 * relevance + (self._prior[index] if by_words else 0.0)
+        score = 0.6 * relevance + (self._prior[index] + lift if by_words else 0.0)
         tier = 0 if by_words else 1
         if nudge:
             score += feedback.WEIGHT * nudge
@@ -517,7 +522,7 @@ class Matcher:
     def _quoted(self, index: int, hit: TopicHit) -> TopicHit:
         """The hit with the paper's own words (once per topic and paper: every reader of the
         topic is shown the same)."""
-        if hit.where not in (WORDS, MEANING):
+        if hit.where not in (WORDS, MEANING):  # already says where: an author, EXAMPLES
             return hit
         if (index, hit.topic) not in self._quotes:  # the topic's hits are cached: one relevance
             quote = self._quote(index, hit.topic) if hit.where == WORDS else None
@@ -586,16 +591,21 @@ class Matcher:
         barred = self.barred(never)
         voted = profile is not None and bool(profile.votes) and self.space is not None
         depth = limit * (feedback.REACH if voted else 1) + len(exclude) + len(barred)
+        taught_hits = self._taught(interests, profile)
         best: dict[int, tuple[int, float, int, str]] = {}
         best_hit: dict[int, TopicHit] = {}
         for interest in interests:
-            hits = self.topic_hits(interest)
-            for index in self._ranked_hits(interest)[:depth]:
+            if interest in taught_hits:
+                ranked = [(i, hit, lift) for i, (hit, lift) in taught_hits[interest].items()]
+            else:
+                hits = self.topic_hits(interest)
+                ranked = [(i, hits[i], 0.0) for i in self._ranked_hits(interest)[:depth]]
+            for index, hit, lift in ranked:
                 if index in barred or self._meta[index][0] in exclude:
                     continue
-                key = self._rank_key(index, hits[index])
+                key = self._rank_key(index, hit, lift=lift)
                 if index not in best or key < best[index]:
-                    best[index], best_hit[index] = key, hits[index]
+                    best[index], best_hit[index] = key, hit
         nudged: dict[int, feedback.Nudge] = {}
         if voted:
             assert profile is not None and self.space is not None
@@ -605,15 +615,63 @@ class Matcher:
             for index, nudge in nudged.items():
                 best[index] = self._rank_key(index, best_hit[index], nudge.amount)
         top = heapq.nsmallest(limit, best, key=best.__getitem__)
-        return [Pick(self.papers[i], -best[i][1], self._hits_of(i, interests),
+        return [Pick(self.papers[i], -best[i][1], self._hits_of(i, interests, taught_hits),
                      nudged[i].like if i in nudged else "") for i in top]  # fmt: skip
 
-    def _hits_of(self, index: int, interests: list[Interest | str]) -> list[TopicHit]:
+    def _hits_of(
+        self,
+        index: int,
+        interests: list[Interest | str],
+        taught_hits: dict[Interest | str, dict[int, tuple[TopicHit, float]]],
+    ) -> list[TopicHit]:
         """Every hit of one paper among the interests, most relevant first, a pick by meaning
         with the paper's phrase nearest its topic."""
-        hits = [self._quoted(index, hit) for i in interests
-                if (hit := self.topic_hits(i).get(index))]  # fmt: skip
+        hits = []
+        for interest in interests:
+            if interest in taught_hits:
+                hit = taught_hits[interest].get(index, (None, 0.0))[0]
+            else:
+                hit = self.topic_hits(interest).get(index)
+            if hit is not None:
+                hits.append(self._quoted(index, hit))
         return sorted(hits, key=lambda h: -h.relevance)
+
+    def _taught(
+        self, interests: list[Interest | str], profile: feedback.Profile | None
+    ) -> dict[Interest | str, dict[int, tuple[TopicHit, float]]]:
+        """Per topic the reader taught by examples (`taught`), its hits so taught, each with
+        how far the examples lift it: the topic's word hits, and the papers whose closeness
+        to the topic, moved by the model, reaches the floor. None of the papers marked "not
+        this" for the topic."""
+        if profile is None or not profile.examples or self.space is None or not self.papers:
+            return {}
+        found: dict[Interest | str, dict[int, tuple[TopicHit, float]]] = {}
+        for interest in interests:
+            topic = Topic(interest) if isinstance(interest, str) else interest
+            if not isinstance(topic, Topic):
+                continue
+            examples = profile.examples.get(topic.text.casefold().strip())
+            if examples is not None and examples.ready:
+                found[interest] = self._taught_topic(topic, examples)
+        return found
+
+    def _taught_topic(
+        self, topic: Topic, examples: taught.Examples
+    ) -> dict[int, tuple[TopicHit, float]]:
+        assert self.space is not None
+        model = taught.Model(self.space, examples)
+        lift = model.lift()
+        hits = self.topic_hits(topic)
+        by_words = {i: hit for i, hit in hits.items() if hit.where == WORDS}
+        moved = self.space.similarity(topic.text) + lift
+        concepts = compile_topic(topic.text.casefold())
+        found = {i: (hit, float(lift[i])) for i, hit in by_words.items()}
+        for index, hit in self._by_meaning(topic.text, concepts, moved, by_words).items():
+            if index not in hits:  # brought by the examples alone
+                row = self.space.papers_centred[index]
+                hit = replace(hit, where=EXAMPLES, phrase=model.nearest_like(row))
+            found[index] = (hit, 0.0)  # its closeness holds the lift
+        return {i: v for i, v in found.items() if self._meta[i][0] not in examples.unwanted}
 
 
 def _cache_key(interest: Interest | str) -> Interest:

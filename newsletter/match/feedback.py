@@ -21,11 +21,13 @@ issue size of each topic's ranking (50 for an issue of 10); they add no papers.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
+from newsletter.match import taught
 from newsletter.match.semantic import Space
 
 HALF_LIFE_WEEKS = 4.0
@@ -53,7 +55,11 @@ class Nudge(NamedTuple):
 
 @dataclass(frozen=True)
 class Profile:
-    votes: tuple[Voted, ...]
+    """What a reader taught the engine: their votes, and each topic's examples (by the
+    topic, casefolded)."""
+
+    votes: tuple[Voted, ...] = ()
+    examples: Mapping[str, taught.Examples] = field(default_factory=dict)
 
     def weights(self, as_of: dt.date) -> np.ndarray:
         """sign * decay of each vote, on the day of the issue."""

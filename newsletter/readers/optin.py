@@ -9,6 +9,7 @@ Every input is checked before anything changes, so a refused one changes nothing
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import make_msgid
 
@@ -19,7 +20,7 @@ from newsletter.digest.message import build
 from newsletter.digest.render import MailTemplates, Rendered
 from newsletter.match.interests import shown
 from newsletter.models import Subscriber, SubscriberStatus, new_link_key, utcnow
-from newsletter.readers import links, store
+from newsletter.readers import examples, links, store
 from newsletter.readers.validate import Schedule, clean_exclusions, clean_topics, normalise_email
 from newsletter.settings import Settings
 
@@ -40,9 +41,17 @@ class Outgoing:
 
 
 def request(
-    email: str, topics: list[str], schedule: Schedule, *, keys: tuple[str, ...], session: Session
+    email: str,
+    topics: list[str],
+    schedule: Schedule,
+    *,
+    keys: tuple[str, ...],
+    session: Session,
+    answers: Mapping[str, Mapping[int, int]] | None = None,
 ) -> Outgoing | None:
-    """Record a subscription request; return the email to send, if any. Raises InvalidInput."""
+    """Record a subscription request, with the examples the reader `answers` in their topics'
+    previews (`examples.answered`); return the email to send, if any. A confirmed reader's
+    topics and examples are not changed by a request anyone could send. Raises InvalidInput."""
     address = normalise_email(email)
     cleaned = clean_topics(topics)
     schedule.checked()
@@ -57,6 +66,8 @@ def request(
     reader.topics, reader.status = cleaned, SubscriberStatus.UNCONFIRMED
     schedule.apply(reader)
     store.save(reader, session=session)
+    assert reader.id is not None
+    examples.replace(reader.id, answers or {}, session=session)
     return outgoing(reader, "confirm")
 
 

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from newsletter.delivery import ledger, mailevents
 from newsletter.match.interests import Follow, stored
 from newsletter.models import Delivery, Subscriber, SubscriberStatus, Suppression, utcnow
-from newsletter.readers import votes
+from newsletter.readers import examples, votes
 from newsletter.readers.validate import (
     CsvRow,
     InvalidInput,
@@ -130,9 +130,12 @@ def listing(*, session: Session, status: SubscriberStatus | None = None) -> list
 
 
 def save(reader: Subscriber, *, session: Session) -> Subscriber:
-    """Write a new or changed reader (flushed, so a new one has its id)."""
+    """Write a new or changed reader (flushed, so a new one has its id); the examples of
+    topics they no longer have go."""
     session.add(reader)
     session.flush()
+    assert reader.id is not None
+    examples.keep_topics(reader.id, reader.topics, session=session)
     return reader
 
 
@@ -234,6 +237,7 @@ def forget(email: str, *, keys: tuple[str, ...], session: Session) -> bool:
         session.add(Suppression(address_hash=address_hash(reader.email, keys[0]), reason="bounced"))
     ledger.forget_reader(reader.id, session=session)
     votes.forget_reader(reader.id, session=session)
+    examples.forget_reader(reader.id, session=session)
     mailevents.forget_reader(reader.id, session=session)
     session.delete(reader)
     session.flush()

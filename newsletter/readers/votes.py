@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 
+import sqlalchemy as sql
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
@@ -65,6 +66,7 @@ class Ranked:
     paper_id: int
     value: int
     voted_at: dt.datetime
+    issue_id: int  # the issue whose digest held the paper
 
 
 def ranking(
@@ -73,14 +75,15 @@ def ranking(
     """The votes that still weigh in each reader's ranking, oldest first: one query for a
     whole batch."""
     since = dt.datetime.combine(as_of, dt.time(), dt.UTC) - RANKED_FOR
+    fields = (Vote.subscriber_id, Vote.paper_id, Vote.value, Vote.voted_at, Vote.issue_id)
     rows = session.execute(
-        select(Vote.subscriber_id, Vote.paper_id, Vote.value, Vote.voted_at)
+        sql.select(*map(col, fields))
         .where(col(Vote.subscriber_id).in_(list(reader_ids)), col(Vote.voted_at) >= since)
         .order_by(col(Vote.voted_at))
     )
     found: dict[int, list[Ranked]] = defaultdict(list)
-    for reader_id, paper_id, value, voted_at in rows:
-        found[reader_id].append(Ranked(paper_id, value, voted_at))
+    for reader_id, paper_id, value, voted_at, issue_id in rows:
+        found[reader_id].append(Ranked(paper_id, value, voted_at, issue_id))
     return found
 
 

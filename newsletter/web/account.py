@@ -3,18 +3,23 @@ reader and one purpose; a bad, tampered or wrong-purpose token is the same 404 p
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from newsletter.delivery.sendtime import DAYS, parse_day
 from newsletter.digest import profile
+from newsletter.ingest import by_id
+from newsletter.ingest.bibtex import MAX_BYTES, arxiv_ids
+from newsletter.match import taught
 from newsletter.match.interests import shown, shown_exclusions
 from newsletter.models import Subscriber, SubscriberStatus
-from newsletter.readers import feedback, links, optin, store
+from newsletter.readers import examples, feedback, links, optin, store
 from newsletter.readers.validate import (
+    MAX_TOPIC_LEN,
     InvalidInput,
     Schedule,
     about,
@@ -166,7 +171,10 @@ def _manage(request: Request, web: WebState, reader: Subscriber, token: str, ses
             status: int = 200, **context: object) -> HTMLResponse:  # fmt: skip
     context.setdefault("form", _form(reader))
     context.setdefault("feed", _feed(web, reader))
-    context["profile"] = profile.of(reader, web.settings, session=session, cache=web.issues)
+    view = profile.of(reader, web.settings, session=session, cache=web.issues)
+    context["profile"] = view
+    context["teaching"] = profile.teaching(reader, web.settings, session=session,
+                                           cache=web.issues, given=view["examples"])  # fmt: skip
     return web.pages.page(request, "manage", status, reader=reader, days=DAYS,
                           action=f"/manage/{token}", **context)  # fmt: skip
 
@@ -180,10 +188,12 @@ def manage_page(
     return _manage(request, web, reader, token, session, 200, **_done(done, web, reader))
 
 
-def _after(token: str, done: str) -> RedirectResponse:
+def _after(token: str, done: str, section: str = "") -> RedirectResponse:
     """A change made on the manage page answers with the page itself, by a redirect that says
-    what was done: reloading it then shows the page again instead of sending the form again."""
-    return RedirectResponse(f"/manage/{token}?done={done}", status_code=303)
+    what was done (and to which of its sections): reloading it then shows the page again
+    instead of sending the form again."""
+    anchor = f"#{section}" if section else ""
+    return RedirectResponse(f"/manage/{token}?done={done}{anchor}", status_code=303)
 
 
 def _done(done: str, web: WebState, reader: Subscriber) -> dict[str, object]:
@@ -194,7 +204,10 @@ def _done(done: str, web: WebState, reader: Subscriber) -> dict[str, object]:
         return {"saved": "Saved." + (when if receiving else "")}
     if done == "back" and receiving:
         return {"back": _back(web, reader)}
-    return {"feed_revoked": done == "feed", "vote_undone": done == "undone"}
+    left = done.removeprefix("taught-")
+    return {"feed_revoked": done == "feed", "vote_undone": done == "undone",
+            "taught": done.startswith("taught"),
+            "left": int(left) if left.isdigit() else 0}  # fmt: skip
 
 
 @router.post("/manage/{token}/renew", response_class=HTMLResponse)
@@ -312,6 +325,54 @@ def undo_vote(request: Request, token: str, paper_id: int, session: DB, web: Sta
     reader = _managed(request, token, web, session)
     feedback.retract(reader, paper_id, session=session)
     return _after(token, "undone")
+
+
+@router.post("/manage/{token}/examples", response_class=HTMLResponse)
+def teach(
+    request: Request, token: str, session: DB, web: State,
+    topic: Annotated[str, Form(max_length=MAX_TOPIC_LEN)],
+    answer: Annotated[str, Form(pattern="^(like|not|remove)$")],
+    papers: Annotated[str, Form(max_length=5000)] = "",
+    bibtex: Annotated[UploadFile | None, File()] = None,
+) -> Response:  # fmt: skip
+    """ "Yes, like this", "Not this" or "Remove" on papers (arXiv ids or links, one or more,
+    or the arXiv papers of an uploaded BibTeX file) under one of the reader's topics. Asked
+    for JSON (the page's script), it answers the topic's counts instead of the page."""
+    reader = _managed(request, token, web, session)
+    named = [p for p in re.split(r"[\s,]+", papers) if p]
+    wants_json = "application/json" in request.headers.get("accept", "")
+    left = 0
+    try:
+        if bibtex is not None and bibtex.filename:
+            listed, left = arxiv_ids(bibtex.file.read(MAX_BYTES + 1))
+            named += listed
+        if not named:
+            raise InvalidInput("give a paper: its arXiv id, a link to it, or a BibTeX file "
+                               "that names arXiv papers")  # fmt: skip
+        if answer != "remove":
+            by_id.fetch_missing(named, web.settings, session=session)
+        done = examples.teach(reader, topic, session=session, **{_ANSWERED[answer]: named})
+    except InvalidInput as exc:
+        if wants_json:
+            return JSONResponse({"detail": str(exc)}, 422)
+        field = f"papers-{_topic_number(reader, topic)}"
+        raise Refused(_manage(request, web, reader, token, session, 422, error=str(exc),
+                              error_field=field, typed_papers=papers)) from exc  # fmt: skip
+    if wants_json:
+        return JSONResponse({"topic": done.topic, "liked": done.liked, "not": done.unwanted,
+                             "ready": done.liked >= taught.MIN_LIKES})  # fmt: skip
+    done_with = f"taught-{left}" if left else "taught"  # entries left out, said on the page
+    return _after(token, done_with, f"teach-{_topic_number(reader, topic)}")
+
+
+_ANSWERED = {"like": "likes", "not": "nots", "remove": "removed"}
+
+
+def _topic_number(reader: Subscriber, topic: str) -> int:
+    """Which of the reader's topics the form was for (its section, fields and errors), 0 if
+    none."""
+    keys = [examples.key(t) for t in reader.topics]
+    return keys.index(examples.key(topic)) + 1 if examples.key(topic) in keys else 0
 
 
 @router.post("/manage/{token}/forget", response_class=HTMLResponse)

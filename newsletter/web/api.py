@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from newsletter.delivery.sendtime import DAYS
 from newsletter.digest import profile
+from newsletter.ingest import ARXIV_ID
+from newsletter.readers import examples
 from newsletter.readers.validate import (
     MAX_TOPIC_LEN,
     MAX_TOPICS,
@@ -35,7 +37,7 @@ from newsletter.readers.validate import (
 from newsletter.text import STOPWORDS
 from newsletter.web.pages import Refused
 from newsletter.web.state import DB, State
-from newsletter.web.subscribe import CHECK_INBOX, SubscribeIn, subscribe_reader
+from newsletter.web.subscribe import CHECK_INBOX, MAX_ANSWERS, SubscribeIn, subscribe_reader
 
 router = APIRouter(prefix="/api")
 OPENAPI_PATH = "/api/openapi.json"
@@ -86,6 +88,22 @@ def searchable(topics: list[str]) -> list[str]:
     return topics
 
 
+class ExampleAnswer(BaseModel):
+    """A paper of a topic's preview (`GET /api/preview`), answered by the reader."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    topic: Topic = Field(description="The topic whose preview showed the paper.")
+    arxiv_id: str = Field(max_length=32, json_schema_extra={"pattern": ARXIV_ID.pattern},
+                          description="The paper, as the preview names it.")  # fmt: skip
+    like: bool = Field(description='true for "Yes, like this", false for "Not this".')
+
+    @field_validator("topic")
+    @classmethod
+    def _searchable(cls, topic: str) -> str:
+        return searchable([topic])[0]
+
+
 class Subscription(BaseModel):
     """A subscription request; the reader confirms it from the mail it sends."""
 
@@ -107,6 +125,12 @@ class Subscription(BaseModel):
         "UTC",
         json_schema_extra={"enum": list[JsonValue](sorted(timezones().values()))},
         description="An IANA zone name, such as Europe/Berlin, or UTC.",
+    )
+    examples: list[ExampleAnswer] = Field(
+        default_factory=list,
+        max_length=MAX_ANSWERS,
+        description="Papers of the topics' previews the reader answered: with 3 liked, a "
+        "topic ranks by what they marked.",
     )
 
     @field_validator("send_hour", mode="before")
@@ -148,7 +172,13 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-@router.post("/subscribe", status_code=202, response_model=Accepted, responses=REFUSALS)
+UNKNOWN: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "An answered paper is not known here."}
+}
+
+
+@router.post("/subscribe", status_code=202, response_model=Accepted,
+             responses=REFUSALS | UNKNOWN)  # fmt: skip
 def subscribe(
     data: Subscription, request: Request, session: DB, web: State, background: BackgroundTasks
 ) -> JSONResponse:
@@ -159,7 +189,8 @@ def subscribe(
         subscribe_reader(form, request, session, web, background)
     except InvalidInput as exc:  # rules the schema states, checked here a second time
         body = {"detail": str(exc), "field": exc.field}
-        raise Refused(JSONResponse(body, status_code=422)) from exc  # rolls back
+        status = 404 if isinstance(exc, examples.NotStored) else 422  # no schema can say it
+        raise Refused(JSONResponse(body, status_code=status)) from exc  # rolls back
     return JSONResponse({"status": "check your inbox", "detail": CHECK_INBOX}, status_code=202)
 
 
@@ -192,9 +223,13 @@ def preview(
     request: Request,
     session: DB,
     web: State,
+    weeks: Annotated[int, Query(ge=1, le=profile.MAX_PREVIEW_WEEKS,
+                                description="How many of the latest weeks to look in.")
+                     ] = profile.PREVIEW_WEEKS,
 ) -> JSONResponse:  # fmt: skip
-    """What a topic would find: the subscribe page shows it beside each topic as it is typed,
-    so a typo or a wording that finds nothing is seen before subscribing."""
+    """What a topic would find in the latest weeks: the subscribe and manage pages show it
+    beside each topic as it is typed, so a typo or a wording that finds nothing is seen
+    before subscribing, and the papers it finds can be answered as examples."""
     ip = request.client.host if request.client else "unknown"
     if not web.limiter.allow(f"preview:{ip}", web.settings.preview_limit_per_ip):
         raise HTTPException(429, "Too many previews from your address; try again later.")
@@ -202,7 +237,8 @@ def preview(
         searchable([topic])
     except ValueError as exc:
         raise Refused(JSONResponse({"detail": str(exc), "field": "topic"}, 422)) from exc
-    found = profile.topic_preview(topic, web.settings, session=session, cache=web.issues)
+    found = profile.topic_preview(topic, web.settings, session=session, cache=web.issues,
+                                  weeks=weeks)  # fmt: skip
     return JSONResponse(found)
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 from starlette.exceptions import HTTPException
@@ -17,13 +17,16 @@ from starlette.exceptions import HTTPException
 from newsletter.delivery import issues
 from newsletter.delivery.mailer import SendError, SmtpMailer
 from newsletter.delivery.sendtime import DAYS, parse_day
+from newsletter.digest import profile
 from newsletter.digest.render import MailTemplates
 from newsletter.models import Subscriber
-from newsletter.readers import links, optin
+from newsletter.readers import examples, links, optin
 from newsletter.readers.validate import (
+    MAX_TOPIC_LEN,
     InvalidInput,
     Schedule,
     about,
+    clean_topics,
     normalise_email,
     split_topics,
 )
@@ -47,12 +50,24 @@ class TooMany(HTTPException):
                          headers={"Retry-After": str(math.ceil(wait))})  # fmt: skip
 
 
+MAX_ANSWERS = 400  # papers answered in the previews while subscribing (8 for each of 50 topics)
+
+
+class Answer(BaseModel):
+    """A paper of a topic's preview, answered "Yes, like this" (like) or "Not this"."""
+
+    topic: str = Field(max_length=MAX_TOPIC_LEN)
+    arxiv_id: str = Field(max_length=32)
+    like: bool
+
+
 class SubscribeIn(BaseModel):
     email: str = Field(max_length=320)
     topics: list[str] | str = Field(max_length=5000)
     send_day: str = Field("mon", max_length=10)
     send_hour: int = Field(8, ge=0, le=23)
     timezone: str = Field("UTC", max_length=64)
+    examples: list[Answer] = Field(default_factory=list, max_length=MAX_ANSWERS)
 
     def topic_list(self) -> list[str]:
         return split_topics(self.topics) if isinstance(self.topics, str) else self.topics
@@ -87,9 +102,12 @@ def subscribe_reader(
     if (wait := web.limiter.wait(*per_email)) > 0:
         raise TooMany(wait)
     with about("topics"):
-        outgoing = optin.request(
-            email, data.topic_list(), schedule, keys=settings.signing_keys, session=session
-        )
+        topics = clean_topics(data.topic_list())
+    with about("examples"):
+        given = [(a.topic, a.arxiv_id, a.like) for a in data.examples]
+        answers = examples.answered(given, topics, session=session)
+    outgoing = optin.request(email, topics, schedule, keys=settings.signing_keys,
+                             session=session, answers=answers)  # fmt: skip
     # Counted once accepted, not when refused: a typo must not lock the address out. Every
     # accepted request counts, mailed or not (a suppressed address), so the limit says
     # nothing about the address.
@@ -126,10 +144,15 @@ def subscribe(
     send_day: Annotated[str, Form(max_length=10)] = "mon",
     send_hour: Annotated[int, Form(ge=0, le=23)] = 8,
     timezone: Annotated[str, Form(max_length=64)] = "UTC",
-) -> RedirectResponse:
-    data = SubscribeIn(
-        email=email, topics=topics, send_day=send_day, send_hour=send_hour, timezone=timezone
-    )
+    like: Annotated[list[str] | None, Form(max_length=MAX_ANSWERS)] = None,
+    unwanted: Annotated[list[str] | None, Form(alias="not", max_length=MAX_ANSWERS)] = None,
+    preview: Annotated[str, Form(max_length=1)] = "",
+) -> Response:
+    answers = [_answer(v, True) for v in like or []] + [_answer(v, False) for v in unwanted or []]
+    data = SubscribeIn(email=email, topics=topics, send_day=send_day, send_hour=send_hour,
+                       timezone=timezone, examples=[a for a in answers if a])  # fmt: skip
+    if preview:  # "Show what my topics find", without JavaScript: the form again, answerable
+        return _previewed(request, session, web, data)
     try:
         address = subscribe_reader(data, request, session, web, background)
     except (InvalidInput, TooMany) as exc:
@@ -137,8 +160,10 @@ def subscribe(
         status, field = (422, exc.field) if isinstance(exc, InvalidInput) else (429, None)
         message = str(exc) if isinstance(exc, InvalidInput) else exc.detail
         suggested = web.suggestions.get(session)
+        kept = _previews(data, session, web) if data.examples else []  # the answers shown
         form = web.pages.page(request, "subscribe", status, error=message, error_field=field,
-                              form=data, days=DAYS, suggestions=suggested)  # fmt: skip
+                              form=data, days=DAYS, suggestions=suggested,
+                              previews=kept)  # fmt: skip
         if isinstance(exc, TooMany):
             form.headers.update(exc.headers or {})
         raise Refused(form) from exc
@@ -149,6 +174,45 @@ def subscribe(
                       path="/subscribed", secure=request.url.scheme == "https", httponly=True,
                       samesite="lax")  # fmt: skip
     return answer
+
+
+def _answer(value: str, like: bool) -> Answer | None:
+    """A preview's checkbox: its value is the paper's arXiv id, a space, and the topic."""
+    arxiv_id, _, topic = value.partition(" ")
+    return Answer(topic=topic, arxiv_id=arxiv_id, like=like) if topic else None
+
+
+def _previewed(request: Request, session: Session, web: WebState, data: SubscribeIn
+               ) -> HTMLResponse:  # fmt: skip
+    """The subscribe form as typed, with each topic's preview and the answers given so far."""
+    ip = request.client.host if request.client else "unknown"
+    if not web.limiter.allow(f"preview:{ip}", web.settings.preview_limit_per_ip):
+        raise HTTPException(429, "Too many previews from your address; try again later.")
+    suggested = web.suggestions.get(session)
+    try:
+        with about("topics"):
+            clean_topics(data.topic_list())
+    except InvalidInput as exc:
+        return web.pages.page(request, "subscribe", 422, error=str(exc), error_field=exc.field,
+                              form=data, days=DAYS, suggestions=suggested)  # fmt: skip
+    return web.pages.page(request, "subscribe", form=data, days=DAYS, suggestions=suggested,
+                          previews=_previews(data, session, web))  # fmt: skip
+
+
+def _previews(data: SubscribeIn, session: Session, web: WebState) -> list[dict[str, Any]]:
+    """Each topic's preview, with the answers given so far ([] while a topic is not valid)."""
+    try:
+        topics = clean_topics(data.topic_list())
+    except InvalidInput:
+        return []
+    answers = {(examples.key(a.topic), a.arxiv_id): a.like for a in data.examples}
+    previews = []
+    for topic in topics[: profile.PREVIEWED]:
+        found = profile.topic_preview(topic, web.settings, session=session, cache=web.issues)
+        for paper in found["papers"]:
+            paper["answer"] = answers.get((examples.key(topic), paper["arxiv_id"]))
+        previews.append(found)
+    return previews
 
 
 @router.get("/subscribed", response_class=HTMLResponse)

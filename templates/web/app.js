@@ -38,13 +38,46 @@ if (box && check) {
     }).join('\n');
     run();
   };
-  var line = function (found) {
+  var el = function (tag, text, attrs) {
+    var node = document.createElement(tag);
+    if (text) node.textContent = text;
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    return node;
+  };
+  // A preview's paper with its "Yes, like this" and "Not this", as the server renders them
+  // (templates/web/subscribe.html); an answer given before the list was redrawn stays.
+  var answers = function (found, paper, kept) {
+    var span = el('span', '', {'class': 'answer'});
+    [['like', 'Yes, like this'], ['not', 'Not this']].forEach(function (kind) {
+      var value = paper.arxiv_id + ' ' + found.topic;
+      var label = el('label', '', {'class': 'toggle'});
+      var input = el('input', '', {type: 'checkbox', name: kind[0], value: value});
+      input.checked = kept[kind[0] + ':' + value] === true;
+      label.appendChild(input);
+      label.appendChild(document.createTextNode(' ' + kind[1]));
+      span.appendChild(label);
+    });
+    return span;
+  };
+  var line = function (found, kept) {
     var li = document.createElement('li');
     var said = '“' + found.topic + '”: ';
     if (found.matched) {
-      said += found.matched + ' paper' + (found.matched > 1 ? 's' : '') + ' in ' + found.dates;
-      if (found.papers.length) said += ', such as “' + found.papers[0].title + '”';
-      li.textContent = said;
+      li.textContent = said + found.matched + ' paper' + (found.matched > 1 ? 's' : '') +
+        ' in ' + found.dates;
+      if (!found.papers.length) return li;
+      var details = el('details', '', {open: ''}), list = el('ol', '', {'class': 'preview'});
+      details.appendChild(el('summary', 'Answer a few to teach it what you mean'));
+      found.papers.forEach(function (paper) {
+        var item = el('li');
+        item.appendChild(el('a', paper.title, {href: paper.url}));
+        item.appendChild(el('br'));
+        item.appendChild(el('span', paper.why, {'class': 'hint'}));
+        item.appendChild(answers(found, paper, kept));
+        list.appendChild(item);
+      });
+      details.appendChild(list);
+      li.appendChild(details);
       return li;
     }
     li.innerHTML = '<strong></strong>';
@@ -66,14 +99,56 @@ if (box && check) {
     var turn = ++shown;
     Promise.all(topics().map(preview)).then(function (all) {
       if (turn !== shown) return;  // a later edit's answer is on its way
+      var kept = {};
+      check.querySelectorAll('input:checked').forEach(function (i) { kept[i.name + ':' + i.value] = true; });
       check.textContent = '';
-      all.forEach(function (found) { if (found) check.appendChild(line(found)); });
+      all.forEach(function (found) { if (found) check.appendChild(line(found, kept)); });
       check.hidden = !check.children.length;
     });
   };
   box.addEventListener('input', function () { clearTimeout(timer); timer = setTimeout(run, 400); });
-  if (box.value.trim()) run();
+  if (box.value.trim() && check.hidden) run();  // not over the server's own preview
+  // "Yes, like this" and "Not this" on one paper exclude each other.
+  check.addEventListener('change', function (event) {
+    var input = event.target;
+    if (!input.checked) return;
+    input.closest('.answer').querySelectorAll('input').forEach(function (other) {
+      if (other !== input) other.checked = false;
+    });
+  });
+  var button = document.getElementById('preview-button');
+  if (button) button.hidden = true;  // the preview follows the typing
 }
 // The private feed's address is there to be copied: one tap selects it whole.
 var feed = document.getElementById('feed');
 if (feed) feed.addEventListener('focus', function () { feed.select(); });
+// "Yes, like this" and "Not this" answer without a reload: the same form, asked for JSON; the
+// button pressed shows the answer, and the topic's counts follow. Without JavaScript, or if
+// the request fails, the form posts as usual and the page comes back.
+document.querySelectorAll('form.answer').forEach(function (form) {
+  form.addEventListener('submit', function (event) {
+    var button = event.submitter;
+    if (!button || !window.fetch) return;
+    event.preventDefault();
+    var data = new URLSearchParams(new FormData(form));
+    data.set(button.name, button.value);
+    fetch(form.action, {method: 'POST', body: data, headers: {'Accept': 'application/json'}})
+      .then(function (r) { if (!r.ok) throw r; return r.json(); })
+      .then(function (done) {
+        form.querySelectorAll('button').forEach(function (b) {
+          b.setAttribute('aria-pressed', b === button ? 'true' : 'false');
+        });
+        var counts = form.closest('section').querySelector('[data-counts]');
+        counts.textContent = done.liked + ' liked, ' + done.not + ' not: ' + (done.ready
+          ? 'ranked by what you marked and its words.' : 'ranked by its words and meaning.');
+      })
+      .catch(function () {  // the plain post, with the answer its button would have sent
+        var answer = document.createElement('input');
+        answer.type = 'hidden';
+        answer.name = button.name;
+        answer.value = button.value;
+        form.appendChild(answer);
+        form.submit();
+      });
+  });
+});
