@@ -1,6 +1,7 @@
 """CPU time per digest of `campaign.deliver`, in one process, on the product's defaults.
 
-    .venv/bin/python benchmarks/cpu_per_digest.py [--readers 6000] [--voters 0.2] [--profile]
+    .venv/bin/python benchmarks/cpu_per_digest.py [--readers 6000] [--voters 0.2]
+        [--examples 0.2] [--profile]
 
 The weekly run (weekly_run.py) measures the whole system on two shared cores, where PostgreSQL,
 the SMTP sink and two workers compete and runs of the same code differ by 5-10 %. This
@@ -89,6 +90,8 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=6000)
     parser.add_argument("--papers", type=int, default=2000)
     parser.add_argument("--voters", type=float, default=0.0, help="share of readers who voted")
+    parser.add_argument("--examples", type=float, default=0.0,
+                        help="share of readers with examples on a topic")  # fmt: skip
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="newsletter-cpu-"))
@@ -98,7 +101,7 @@ def main() -> None:
     get_settings.cache_clear()
     sink = run.start_sink(port, tmp)
     try:
-        run.load(url, args.readers, args.papers, args.voters)
+        run.load(url, args.readers, args.papers, args.voters, args.examples)
         digests, cpu, wall, stages = measure(url, get_settings(), args.profile)
     finally:
         sink.kill()

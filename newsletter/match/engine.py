@@ -45,7 +45,7 @@ from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -325,6 +325,7 @@ class Matcher:
         self._strengths: dict[Concept, tuple[np.ndarray, np.ndarray]] = {}
         self._keywords: dict[int, np.ndarray] = {}
         self._quotes: dict[tuple[int, str], TopicHit] = {}
+        self._closenesses: dict[str, np.ndarray] = {}  # per topic a reader taught (`_closeness`)
 
     def recalibrated(self, calibration: Calibration) -> Matcher:
         """The same week matched with other numbers (`newsletter model calibrate` tries
@@ -332,6 +333,7 @@ class Matcher:
         other = copy.copy(self)
         other._calibration = calibration
         other._cache, other._barred, other._ranked, other._quotes = {}, {}, {}, {}
+        other._closenesses = {}
         return other
 
     # --- scoring ------------------------------------------------------------------------
@@ -524,12 +526,18 @@ class Matcher:
         topic is shown the same)."""
         if hit.where not in (WORDS, MEANING):  # already says where: an author, EXAMPLES
             return hit
-        if (index, hit.topic) not in self._quotes:  # the topic's hits are cached: one relevance
+        if (index, hit.topic) not in self._quotes:
             quote = self._quote(index, hit.topic) if hit.where == WORDS else None
             if quote is None:  # by meaning
                 quote = replace(hit, where=MEANING, phrase=self._nearest_phrase(index, hit.topic))
             self._quotes[index, hit.topic] = replace(quote, relevance=hit.relevance)
-        return self._quotes[index, hit.topic]
+        quoted = self._quotes[index, hit.topic]
+        # One relevance per topic, but where a reader's examples moved it (`_taught`).
+        return (
+            quoted
+            if quoted.relevance == hit.relevance
+            else replace(quoted, relevance=hit.relevance)
+        )
 
     def _quote(self, index: int, topic: str) -> TopicHit | None:
         """Where the topic stands in the paper, as it is written there: the first of its
@@ -591,12 +599,14 @@ class Matcher:
         barred = self.barred(never)
         voted = profile is not None and bool(profile.votes) and self.space is not None
         depth = limit * (feedback.REACH if voted else 1) + len(exclude) + len(barred)
-        taught_hits = self._taught(interests, profile)
+        reach = limit * feedback.REACH + len(exclude) + len(barred)
+        taught_topics = self._taught(interests, profile, reach)
         best: dict[int, tuple[int, float, int, str]] = {}
-        best_hit: dict[int, TopicHit] = {}
+        best_hit: dict[int, tuple[TopicHit, float]] = {}  # and how far examples lift it
         for interest in interests:
-            if interest in taught_hits:
-                ranked = [(i, hit, lift) for i, (hit, lift) in taught_hits[interest].items()]
+            if interest in taught_topics:
+                found = taught_topics[interest].hits
+                ranked = [(i, hit, lift) for i, (hit, lift) in found.items()]
             else:
                 hits = self.topic_hits(interest)
                 ranked = [(i, hits[i], 0.0) for i in self._ranked_hits(interest)[:depth]]
@@ -605,7 +615,7 @@ class Matcher:
                     continue
                 key = self._rank_key(index, hit, lift=lift)
                 if index not in best or key < best[index]:
-                    best[index], best_hit[index] = key, hit
+                    best[index], best_hit[index] = key, (hit, lift)
         nudged: dict[int, feedback.Nudge] = {}
         if voted:
             assert profile is not None and self.space is not None
@@ -613,65 +623,101 @@ class Matcher:
             # A nudge moves all of a paper's hits alike (and a word hit outscores any by
             # meaning), so its best hit stays its best.
             for index, nudge in nudged.items():
-                best[index] = self._rank_key(index, best_hit[index], nudge.amount)
+                hit, lift = best_hit[index]
+                best[index] = self._rank_key(index, hit, nudge.amount, lift)
         top = heapq.nsmallest(limit, best, key=best.__getitem__)
-        return [Pick(self.papers[i], -best[i][1], self._hits_of(i, interests, taught_hits),
+        return [Pick(self.papers[i], -best[i][1], self._hits_of(i, interests, taught_topics),
                      nudged[i].like if i in nudged else "") for i in top]  # fmt: skip
 
     def _hits_of(
         self,
         index: int,
         interests: list[Interest | str],
-        taught_hits: dict[Interest | str, dict[int, tuple[TopicHit, float]]],
+        taught_topics: dict[Interest | str, _Taught],
     ) -> list[TopicHit]:
         """Every hit of one paper among the interests, most relevant first, a pick by meaning
         with the paper's phrase nearest its topic."""
         hits = []
         for interest in interests:
-            if interest in taught_hits:
-                hit = taught_hits[interest].get(index, (None, 0.0))[0]
+            if interest in taught_topics:
+                hit = taught_topics[interest].hits.get(index, (None, 0.0))[0]
             else:
                 hit = self.topic_hits(interest).get(index)
+            if hit is not None and hit.where == EXAMPLES:  # named now, for the picks shown
+                assert self.space is not None
+                row = self.space.papers_centred[index]
+                hit = replace(hit, phrase=taught_topics[interest].model.nearest_like(row))
             if hit is not None:
                 hits.append(self._quoted(index, hit))
         return sorted(hits, key=lambda h: -h.relevance)
 
     def _taught(
-        self, interests: list[Interest | str], profile: feedback.Profile | None
-    ) -> dict[Interest | str, dict[int, tuple[TopicHit, float]]]:
+        self, interests: list[Interest | str], profile: feedback.Profile | None, reach: int
+    ) -> dict[Interest | str, _Taught]:
         """Per topic the reader taught by examples (`taught`), its hits so taught, each with
         how far the examples lift it: the topic's word hits, and the papers whose closeness
         to the topic, moved by the model, reaches the floor. None of the papers marked "not
         this" for the topic."""
         if profile is None or not profile.examples or self.space is None or not self.papers:
             return {}
-        found: dict[Interest | str, dict[int, tuple[TopicHit, float]]] = {}
+        found: dict[Interest | str, _Taught] = {}
         for interest in interests:
             topic = Topic(interest) if isinstance(interest, str) else interest
             if not isinstance(topic, Topic):
                 continue
             examples = profile.examples.get(topic.text.casefold().strip())
             if examples is not None and examples.ready:
-                found[interest] = self._taught_topic(topic, examples)
+                found[interest] = self._taught_topic(topic, examples, reach)
         return found
 
-    def _taught_topic(
-        self, topic: Topic, examples: taught.Examples
-    ) -> dict[int, tuple[TopicHit, float]]:
+    def _taught_topic(self, topic: Topic, examples: taught.Examples, reach: int) -> _Taught:
+        """The topic's word hits, each with its lift, and the MEANING_KEPT papers whose
+        closeness to the topic, moved by the model's lift, reaches the floor."""
         assert self.space is not None
         model = taught.Model(self.space, examples)
         lift = model.lift()
         hits = self.topic_hits(topic)
-        by_words = {i: hit for i, hit in hits.items() if hit.where == WORDS}
-        moved = self.space.similarity(topic.text) + lift
-        concepts = compile_topic(topic.text.casefold())
-        found = {i: (hit, float(lift[i])) for i, hit in by_words.items()}
-        for index, hit in self._by_meaning(topic.text, concepts, moved, by_words).items():
-            if index not in hits:  # brought by the examples alone
-                row = self.space.papers_centred[index]
-                hit = replace(hit, where=EXAMPLES, phrase=model.nearest_like(row))
+        # As votes do, the examples lift a word hit from the first `reach` of the topic's
+        # ranking, never from its tail.
+        ranked = [i for i in self._ranked_hits(topic)[:reach] if hits[i].where == WORDS]
+        found = {i: (hits[i], float(lift[i])) for i in ranked}
+        closeness = self._closeness(topic) + lift
+        close = np.flatnonzero(closeness >= self._calibration.floor)
+        if len(close) > MEANING_KEPT:
+            close = close[np.argpartition(-closeness[close], MEANING_KEPT)[:MEANING_KEPT]]
+        for index, close_to in zip(close.tolist(), closeness[close].tolist(), strict=True):
+            hit = TopicHit(topic.text, round(THRESHOLD * min(close_to, 1.0), 3), MEANING)
+            if index not in hits:  # brought by the examples alone; named when shown
+                hit = replace(hit, where=EXAMPLES)
             found[index] = (hit, 0.0)  # its closeness holds the lift
-        return {i: v for i, v in found.items() if self._meta[i][0] not in examples.unwanted}
+        unwanted = examples.unwanted
+        return _Taught({i: v for i, v in found.items() if self._meta[i][0] not in unwanted}, model)
+
+    def _closeness(self, topic: Topic) -> np.ndarray:
+        """Every paper's closeness to the topic as `_by_meaning` weighs it (its cosine, plus
+        `bonus` x the share of the topic's words it holds; -inf for a word hit), once per
+        topic: readers who taught it by examples move it each by their own lift."""
+        key = topic.text.casefold()
+        if key not in self._closenesses:
+            assert self.space is not None
+            concepts = compile_topic(key)
+            weights = self._weights([self._occurrences(c) for c in concepts])
+            held = np.zeros(len(self.papers), dtype=np.float32)
+            for weight, concept in zip(weights, concepts, strict=True):
+                held[self._strength(concept)[0]] += weight / sum(weights)
+            closeness = self.space.similarity(topic.text) + self._calibration.bonus * held
+            words = [i for i, hit in self.topic_hits(topic).items() if hit.where == WORDS]
+            closeness[words] = -np.inf
+            self._closenesses[key] = closeness
+        return self._closenesses[key]
+
+
+class _Taught(NamedTuple):
+    """A topic as one reader taught it: its hits, each with how far the examples lift it,
+    and the model (to name the liked paper a pick is like)."""
+
+    hits: dict[int, tuple[TopicHit, float]]
+    model: taught.Model
 
 
 def _cache_key(interest: Interest | str) -> Interest:

@@ -116,6 +116,7 @@ class Space:
     # Per paper its AI keywords' vectors (`Encoder.keywords`), made at ingest; None: made
     # when a pick by meaning first shows the paper.
     keywords: Sequence[np.ndarray] | None = None
+    _principal: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def similarity(self, topic: str) -> np.ndarray:
         """The cosine of every paper to the topic."""
@@ -135,6 +136,16 @@ class Space:
     @cached_property
     def papers_centred(self) -> np.ndarray:
         return self.centred(self.vectors)
+
+    def principal(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """The `count` directions along which the week's centred papers differ most (its
+        principal axes, one per column), and the papers along them: a reader's model is
+        trained there, ten times cheaper than in all of the model's dimensions."""
+        if count not in self._principal:
+            _, _, rows = np.linalg.svd(self.papers_centred, full_matrices=False)
+            axes = np.ascontiguousarray(rows[:count].T)
+            self._principal[count] = (axes, self.papers_centred @ axes)
+        return self._principal[count]
 
 
 def _topic_key(text: str) -> str:
