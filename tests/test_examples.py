@@ -300,3 +300,16 @@ def test_votes_on_a_topics_picks_count_as_its_examples(weeks, settings, session)
     assert {m.paper_id for m in taught_by.liked} == set(brought[1:3])
     assert taught_by.unwanted == {brought[0]} and not taught_by.ready
     assert "world models" not in profile.examples  # none of its picks was voted on
+
+
+def test_topics_preview_from_the_cli(weeks) -> None:
+    found = json.loads(run("topics", "preview", TOPIC, "--weeks", "2", "--json"))
+    assert found["dates"] == "31 January – 13 February 2026" and 0 < len(found["papers"]) <= 8
+    assert all(p["why"] for p in found["papers"])
+    shown = run("topics", "preview", TOPIC)
+    assert shown.startswith(f"“{TOPIC}”: {found['matched']} papers in") and "1. " in shown
+    assert "a broader wording" in run("topics", "preview", "sourdough baking")
+    code, output = invoke("topics", "preview", "the")
+    assert code != 0 and "no searchable words" in output
+    code, output = invoke("topics", "preview", TOPIC, "--weeks", "9")
+    assert code != 0 and "9 is not in the range 1<=x<=8" in output
