@@ -230,6 +230,7 @@ def rate(email: str, topic: str, likes: tuple[str, ...], nots: tuple[str, ...],
         reader = readers.get_by_email(normalise_email(email), session=session)
         if reader is None:
             raise InvalidInput(f"no subscriber with the address {email.strip()!r}")
+        examples.their_topic(reader, topic)  # before anything is fetched
         by_id.fetch_missing([*likes, *nots], get_settings(), session=session)
         done = examples.teach(reader, topic, likes=likes, nots=nots, removed=removed,
                               session=session)  # fmt: skip

@@ -37,8 +37,9 @@ def of(
         })  # fmt: skip
     state, earlier = preview_state(settings, session=session, cache=cache, today=today)
     picks = next_picks(reader, state, settings, session=session)
+    written = {examples.key(t): t for t in reader.topics}  # examples keep topics casefolded
     given = [
-        {"topic": _topic_named(reader, example.topic), "paper_id": paper.id,
+        {"topic": written.get(example.topic, example.topic), "paper_id": paper.id,
          "arxiv_id": paper.arxiv_id, "title": paper.title, "url": paper.abs_url,
          "like": example.value > 0, "marked_at": example.marked_at.date().isoformat()}
         for example, paper in examples.of_reader(reader.id, session=session)
@@ -137,11 +138,6 @@ def teaching(
             "papers": [p | {"answer": answers.get(p["arxiv_id"])} for p in found["papers"]],
         })  # fmt: skip
     return shown
-
-
-def _topic_named(reader: Subscriber, key: str) -> str:
-    """The reader's topic as they wrote it, from the casefolded key examples are kept by."""
-    return next((t for t in reader.topics if examples.key(t) == key), key)
 
 
 def _pick(pick: Pick) -> dict[str, str]:

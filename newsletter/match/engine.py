@@ -511,15 +511,19 @@ class Matcher:
         return found
 
     def _word_shares(self, concepts: Sequence[Concept], indexes: list[int]) -> dict[int, float]:
-        """Paper index -> the share of the topic's concepts it holds anywhere, each weighted
-        as in a word hit (rare ones more), from 0 to 1."""
+        """Paper index -> the share of the topic's concepts it holds anywhere (`_shares`)."""
         if not concepts or not indexes:
             return {}
+        return dict(zip(indexes, self._shares(concepts)[indexes].tolist(), strict=True))
+
+    def _shares(self, concepts: Sequence[Concept]) -> np.ndarray:
+        """Per paper, the share of the topic's concepts it holds anywhere, each weighted as in
+        a word hit (rare ones more), from 0 to 1."""
         weights = self._weights([self._occurrences(c) for c in concepts])
-        papers = np.array(indexes)
-        held = sum(w * np.isin(papers, self._strength(c)[0], assume_unique=True)
-                   for w, c in zip(weights, concepts, strict=True))  # fmt: skip
-        return dict(zip(indexes, (np.asarray(held) / sum(weights)).tolist(), strict=True))
+        held = np.zeros(len(self.papers))
+        for weight, concept in zip(weights, concepts, strict=True):
+            held[self._strength(concept)[0]] += weight
+        return held / sum(weights) if weights else held
 
     def _quoted(self, index: int, hit: TopicHit) -> TopicHit:
         """The hit with the paper's own words (once per topic and paper: every reader of the
@@ -700,12 +704,9 @@ class Matcher:
         key = topic.text.casefold()
         if key not in self._closenesses:
             assert self.space is not None
-            concepts = compile_topic(key)
-            weights = self._weights([self._occurrences(c) for c in concepts])
-            held = np.zeros(len(self.papers), dtype=np.float32)
-            for weight, concept in zip(weights, concepts, strict=True):
-                held[self._strength(concept)[0]] += weight / sum(weights)
+            held = self._shares(compile_topic(key))
             closeness = self.space.similarity(topic.text) + self._calibration.bonus * held
+            closeness = closeness.astype(np.float32)  # one per taught topic: kept small
             words = [i for i, hit in self.topic_hits(topic).items() if hit.where == WORDS]
             closeness[words] = -np.inf
             self._closenesses[key] = closeness

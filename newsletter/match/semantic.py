@@ -140,7 +140,7 @@ class Space:
     def principal(self, count: int) -> tuple[np.ndarray, np.ndarray]:
         """The `count` directions along which the week's centred papers differ most (its
         principal axes, one per column), and the papers along them: a reader's model is
-        trained there, ten times cheaper than in all of the model's dimensions."""
+        trained there, far cheaper than in all of the model's dimensions."""
         if count not in self._principal:
             _, _, rows = np.linalg.svd(self.papers_centred, full_matrices=False)
             axes = np.ascontiguousarray(rows[:count].T)

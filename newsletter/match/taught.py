@@ -4,7 +4,7 @@ that reader (`digest/compose.profiles` gathers them).
 
 The model is Scholar Inbox's and arxiv-sanity's kind: a logistic regression with an L2 penalty
 over the papers' vectors (centred on the week, as votes are, and taken along the week's
-AXES principal axes, which costs a tenth and fits a handful of examples no worse), trained on
+AXES principal axes, which costs far less and fits a handful of examples no worse), trained on
 the reader's liked papers against their "not this" papers and a sample of the week's papers,
 taken as not wanted since most of a week is not about any one topic. The likes weigh as much
 as all the rest together.

@@ -136,6 +136,15 @@ class Taught:
     unwanted: int
 
 
+def their_topic(reader: Subscriber, topic: str) -> str:
+    """The reader's topic as they wrote it; InvalidInput if it is not one of theirs."""
+    for theirs in reader.topics:
+        if key(theirs) == key(topic):
+            return theirs
+    raise InvalidInput(f"no topic {topic.strip()[:80]!r} among yours: "
+                       f"{', '.join(reader.topics) or 'none'}")  # fmt: skip
+
+
 def teach(
     reader: Subscriber, topic: str, *, session: Session, likes: Sequence[str] = (),
     nots: Sequence[str] = (), removed: Sequence[str] = (),
@@ -144,10 +153,7 @@ def teach(
     unmark them. Raises InvalidInput, writing nothing, for a topic that is not theirs, a paper
     that is not stored, one given as both, or more than MAX_PER_TOPIC examples."""
     assert reader.id is not None
-    theirs = [t for t in reader.topics if key(t) == key(topic)]
-    if not theirs:
-        raise InvalidInput(f"no topic {topic.strip()[:80]!r} among yours: "
-                           f"{', '.join(reader.topics) or 'none'}")  # fmt: skip
+    written = their_topic(reader, topic)
     named = papers_named([*likes, *nots, *removed], session=session)
     ids = {reference: paper.id for reference, paper in named.items() if paper.id is not None}
     if both := {ids[r] for r in likes} & {ids[r] for r in nots}:
@@ -164,7 +170,7 @@ def teach(
          session=session)  # fmt: skip
     remove(reader.id, topic, [ids[r] for r in removed], session=session)
     liked = sum(v > 0 for v in held.values())
-    return Taught(theirs[0], liked, len(held) - liked)
+    return Taught(written, liked, len(held) - liked)
 
 
 def papers_named(references: Iterable[str], *, session: Session) -> dict[str, Paper]:

@@ -349,6 +349,7 @@ def teach(
         if not named:
             raise InvalidInput("give a paper: its arXiv id, a link to it, or a BibTeX file "
                                "that names arXiv papers")  # fmt: skip
+        examples.their_topic(reader, topic)  # before anything is fetched
         if answer != "remove":
             by_id.fetch_missing(named, web.settings, session=session)
         done = examples.teach(reader, topic, session=session, **{_ANSWERED[answer]: named})
