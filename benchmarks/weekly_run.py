@@ -257,11 +257,11 @@ def rss_mb(pid: int) -> dict[str, float]:
     and `total`, their proportional set size added up (pages the child shares with the
     main process since the fork are counted once, which RSS counts in both)."""
     found = {"total": 0.0}
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
+    processes = _processes(pid)
+    if not processes:
         return {}
-    for name, p in [("main", pid), *((f"child{n}", int(c)) for n, c in enumerate(children))]:
+    names = ["main", *(f"child{n}" for n in range(len(processes) - 1))]
+    for name, p in zip(names, processes, strict=True):
         try:
             status = Path(f"/proc/{p}/status").read_text().splitlines()
             rollup = Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
@@ -270,6 +270,28 @@ def rss_mb(pid: int) -> dict[str, float]:
         found[name] = _kb(status, "VmRSS:") / 1024
         found["total"] += _kb(rollup, "Pss:") / 1024
     return found
+
+
+def cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) so far of a worker's main process and each pool child,
+    by pid."""
+    found = {}
+    for p in _processes(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[p] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def _processes(pid: int) -> list[int]:
+    """A worker's main process and its pool children ([] once it is gone)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [pid, *map(int, children)]
 
 
 def _kb(lines: list[str], key: str) -> int:
@@ -331,6 +353,8 @@ def run_issue(url: str, readers: int, workers: list[subprocess.Popen[bytes]]) ->
     from workers.celery_app import make_app
 
     engine = db.get_engine(url)
+    cpu_before = {pid: s for p in workers for pid, s in cpu_seconds(p.pid).items()}
+    cpu = dict(cpu_before)
     started = time.perf_counter()
     make_app().send_task("newsletter.tick", args=[MONDAY.isoformat()])
     peak: dict[int, dict[str, float]] = {p.pid: {} for p in workers}
@@ -340,6 +364,7 @@ def run_issue(url: str, readers: int, workers: list[subprocess.Popen[bytes]]) ->
         for p in workers:
             for name, mb in rss_mb(p.pid).items():
                 peak[p.pid][name] = max(peak[p.pid].get(name, 0.0), mb)
+            cpu.update(cpu_seconds(p.pid))
         with engine.connect() as conn:
             done = conn.execute(
                 text("SELECT count(*) FROM delivery WHERE status IN ('sent','skipped','failed')")
@@ -347,6 +372,9 @@ def run_issue(url: str, readers: int, workers: list[subprocess.Popen[bytes]]) ->
         if time.perf_counter() - started > 3600:
             raise SystemExit(f"gave up after an hour with {done} of {readers} done")
     wall = time.perf_counter() - started
+    for p in workers:
+        cpu.update(cpu_seconds(p.pid))
+    worker_cpu = sum(cpu.values()) - sum(cpu_before.values())
     with engine.connect() as conn:
         rows = conn.execute(
             text("SELECT sent_at, claimed_at FROM delivery WHERE status = 'sent'")
@@ -367,6 +395,10 @@ def run_issue(url: str, readers: int, workers: list[subprocess.Popen[bytes]]) ->
         "latency_ms_p95": round(latencies[int(0.95 * (len(latencies) - 1))], 1)
         if latencies
         else None,
+        # The workers' own CPU (main processes and pool children) from the tick to the last
+        # delivery: less moved by other load on the machine than digests/s.
+        "worker_cpu_s": round(worker_cpu, 1),
+        "worker_cpu_us_per_delivery": round(worker_cpu / readers * 1e6),
         "peak_rss_mb": {
             f"worker{n}": {k: round(v, 1) for k, v in procs.items()}
             for n, procs in enumerate(peak.values())

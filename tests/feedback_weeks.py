@@ -71,8 +71,8 @@ def ranking(settings: Settings, session: Session, email: str) -> list[Pick]:
     of week 2's papers counted as sent yet)."""
     reader, state = _week2(settings, session, email)
     assert reader.id is not None
-    voted = profiles([reader.id], state, session=session).get(reader.id)
-    return picks_for(reader, state, set(), settings, voted)
+    told = profiles([reader], state, session=session)[reader.id]
+    return picks_for(reader, state, set(), settings, told)
 
 
 def targets(settings: Settings, session: Session, email: str) -> Targets:

@@ -243,9 +243,23 @@ def test_answers_to_the_preview_teach_the_first_digest(
     while page.locator("ul.rated").get_by_role("button", name="Remove").count():
         page.locator("ul.rated").get_by_role("button", name="Remove").first.click()
         page.wait_for_selector("text=Your answer is saved")
-    page.close()
     assert count(session, Example) == 0
     assert [p.paper.title for p in ranking(settings, session, email)] == list(plain.values())
+
+    # The manage page's own preview, answered with its script: saved without a reload (the
+    # page's state survives), the button pressed shows the answer and the counts follow.
+    page.evaluate("window.notReloaded = true")
+    form = page.locator("section.teach form.answer").first
+    counts = page.locator("section.teach [data-counts]").first
+    for name, value, shown in (("Yes, like this", "like", "1 liked, 0 not"),
+                               ("Not this", "not", "0 liked, 1 not")):  # fmt: skip
+        form.get_by_role("button", name=name).click()
+        form.locator(f"button[value={value}][aria-pressed=true]").wait_for()
+        assert counts.inner_text().startswith(shown)
+        assert form.locator("button[aria-pressed=true]").count() == 1
+    assert page.evaluate("window.notReloaded") is True
+    page.close()
+    assert count(session, Example) == 1 and count(session, Example, Example.value == -1) == 1
 
 
 def _answered(page: Page, answer: Callable[[Page], str]) -> Page:

@@ -294,7 +294,7 @@ def test_votes_on_a_topics_picks_count_as_its_examples(weeks, settings, session)
     session.commit()
     week2 = issues.for_date(WEEK2, settings.window_days, session=session, create=False)
     state = IssueCache().get(week2, settings, session=session)
-    profile = profiles([ada], state, session=session)[ada]
+    profile = profiles([session.get(Subscriber, ada)], state, session=session)[ada]
     session.rollback()
     taught_by = profile.examples["agents"]
     assert {m.paper_id for m in taught_by.liked} == set(brought[1:3])

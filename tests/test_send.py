@@ -18,7 +18,8 @@ from sqlmodel import Session, select
 from newsletter import db
 from newsletter.delivery import campaign, ledger
 from newsletter.delivery.mailer import SendError, SmtpMailer
-from newsletter.digest.compose import IssueCache, picks_for
+from newsletter.digest.compose import IssueCache, picks_for, profiles
+from newsletter.match.engine import Pick
 from newsletter.models import Delivery, DeliveryStatus, Paper, Subscriber
 from newsletter.readers.links import Purpose, read
 from newsletter.settings import get_settings
@@ -412,12 +413,18 @@ def test_readers_who_share_interests_share_one_ranked_list(week, settings) -> No
     issue, _ = campaign.plan(dt.date.fromisoformat(WEEK_DATE), settings, session=week)
     state = IssueCache().get(issue, settings, session=week)
     by_email = {s.email: s for s in week.exec(select(Subscriber))}
-    ada = picks_for(by_email["ada@example.com"], state, set(), settings)
-    ann = picks_for(by_email["ann@example.com"], state, set(), settings)
+    told = profiles(by_email.values(), state, session=week)
+
+    def picks(email: str, sent: set[int]) -> list[Pick]:
+        reader = by_email[email]
+        return picks_for(reader, state, sent, settings, told[reader.id])
+
+    ada = picks("ada@example.com", set())
+    ann = picks("ann@example.com", set())
     assert ada and ann is ada and len(state.shared) == 1
     top = ada[0].paper.id
     assert top is not None
-    sent_before = picks_for(by_email["ann@example.com"], state, {top}, settings)
+    sent_before = picks("ann@example.com", {top})
     assert top not in [p.paper.id for p in sent_before] and len(state.shared) == 2
-    bob = picks_for(by_email["bob@example.org"], state, set(), settings)
+    bob = picks("bob@example.org", set())
     assert {p.paper.id for p in bob} != {p.paper.id for p in ada} and len(state.shared) == 3

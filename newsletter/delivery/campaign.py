@@ -172,8 +172,8 @@ def deliver(
     states = {i: cache.get(issue, settings, session=session) for i, issue in found.items()}
     audience = readers.by_ids([d.subscriber_id for d in batch], session=session)
     history = ledger.sent_papers([d.subscriber_id for d in batch], session=session)
-    voters = {i: profiles([d.subscriber_id for d in batch if d.issue_id == i], state,
-                          session=session) for i, state in states.items()}  # fmt: skip
+    told = {i: profiles([audience[d.subscriber_id] for d in batch if d.issue_id == i], state,
+                        session=session) for i, state in states.items()}  # fmt: skip
     warm_topics(states.values(), audience.values())
     # Detached, what was read stays as read: a rollback on a dropped connection (in `_commit`)
     # would expire it, and reading it again could fail before the outcomes so far are written.
@@ -193,7 +193,7 @@ def deliver(
         reader = audience[delivery.subscriber_id]
         try:
             _deliver_one(delivery, reader, states[delivery.issue_id], history, settings,
-                         voters[delivery.issue_id].get(reader.id), mailer=mailer,
+                         told[delivery.issue_id][delivery.subscriber_id], mailer=mailer,
                          outcomes=outcomes, summary=summary, notice_due=notice_due,
                          write_first=write if outcomes.due else None)  # fmt: skip
         except SendError as exc:  # the server cannot be reached: stop, keep the rest pending
@@ -218,7 +218,7 @@ def _deliver_one(
     state: IssueState,
     history: dict[int, set[int]],
     settings: Settings,
-    profile: Profile | None,
+    profile: Profile,
     *,
     mailer: Mailer,
     outcomes: ledger.Outcomes,
@@ -356,11 +356,11 @@ def dry_run(
         for page in readers.iter_active(session=session, only=only, limit=limit):
             ids = [r.id for r in page if r.id]
             history = ledger.sent_papers(ids, session=session)
-            voters = profiles(ids, state, session=session)
+            told = profiles(page, state, session=session)
             warm_topics([state], page)
             for reader in page:
                 sent = history.get(reader.id or 0, set())
-                _dry_one(reader, state, sent, settings, voters.get(reader.id or 0), mailer,
+                _dry_one(reader, state, sent, settings, told[reader.id or 0], mailer,
                          summary, notice_due)  # fmt: skip
             summary.planned += len(page)
             session.expunge_all()  # keep memory flat over a large audience
@@ -378,7 +378,7 @@ def _dry_one(
     state: IssueState,
     sent: set[int],
     settings: Settings,
-    profile: Profile | None,
+    profile: Profile,
     mailer: Mailer | None,
     summary: Summary,
     notice_due: NoticeDue,

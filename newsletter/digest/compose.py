@@ -152,18 +152,18 @@ def picks_for(
     state: IssueState,
     already_sent: set[int],
     settings: Settings,
-    profile: feedback.Profile | None = None,
+    profile: feedback.Profile,
 ) -> list[Pick]:
-    """The reader's picks; readers without votes or examples who share an interest set (and
-    were sent the same of the week's papers) share one list, ranked once per issue and
-    process."""
-    if profile is not None and (profile.votes or profile.examples):
+    """The reader's picks (`profile` from `profiles`); readers without votes or examples who
+    share an interest set (and were sent the same of the week's papers) share one list,
+    ranked once per issue and process."""
+    if profile.taught:
         return _picks(reader, state, already_sent, settings, profile)
     key = (tuple(reader.topics), tuple(reader.follows), tuple(reader.exclusions),
            state.week_ids.intersection(already_sent), settings.issue_size)  # fmt: skip
     picks = state.shared.pop(key, None)
     if picks is None:
-        picks = _picks(reader, state, already_sent, settings, None)
+        picks = _picks(reader, state, already_sent, settings, profile)
         if len(state.shared) >= _SHARED_MAX:
             del state.shared[next(iter(state.shared))]
     state.shared[key] = picks  # last, so popular interest sets stay
@@ -175,28 +175,31 @@ def _picks(
     state: IssueState,
     already_sent: set[int],
     settings: Settings,
-    profile: feedback.Profile | None,
+    profile: feedback.Profile,
 ) -> list[Pick]:
     return state.matcher.picks(
         interests.of_reader(reader.topics, reader.follows),
         limit=settings.issue_size,
         exclude=already_sent,
-        never=interests.of_exclusions(reader.exclusions),
         profile=profile,
         as_of=state.issue.issue_date,
     )
 
 
 def profiles(
-    reader_ids: list[int], state: IssueState, *, session: Session
+    readers: Iterable[Reader], state: IssueState, *, session: Session
 ) -> dict[int, feedback.Profile]:
-    """What the readers taught the engine, for those that did: their votes, and each topic's
-    examples (the papers they marked under it, and their votes on the picks it brought), with
-    the papers' vectors from the week's model. One query each for the batch's votes, examples
-    and voted digests, and one more for papers no batch has voted on or given."""
+    """Per reader (by id), what they told the engine beyond their topics: their exclusions,
+    their votes, and each topic's examples (the papers they marked under it, and their votes
+    on the picks it brought), with the papers' vectors from the week's model. One query each
+    for the batch's votes, examples and voted digests, and one more for papers no batch has
+    voted on or given."""
+    never = {r.id: tuple(interests.of_exclusions(r.exclusions))
+             for r in readers if r.id is not None}  # fmt: skip
     space = state.matcher.space
     if space is None:  # no model: votes cannot be placed, the ranking is the topics' alone
-        return {}
+        return {reader_id: feedback.Profile(never=barred) for reader_id, barred in never.items()}
+    reader_ids = list(never)
     found = votes.ranking(reader_ids, state.issue.issue_date, session=session)
     given = examples.of_readers(reader_ids, session=session)
     voted = {(reader, v.issue_id) for reader, rows in found.items() for v in rows}
@@ -205,12 +208,11 @@ def profiles(
     ids |= {m.paper_id for topics in given.values() for marks in topics.values() for m in marks}
     known = state.voted_papers(ids, space.encoder, session=session) if ids else {}
     profiles = {}
-    for reader_id in found.keys() | given.keys():
+    for reader_id, barred in never.items():
         cast = found.get(reader_id, [])
         taught_by = _examples(given.get(reader_id, {}), cast, reader_id, topics_of, known)
-        profiles[reader_id] = feedback.Profile(
-            tuple(_voted(v, *known[v.paper_id]) for v in cast if v.paper_id in known), taught_by
-        )
+        cast_known = tuple(_voted(v, *known[v.paper_id]) for v in cast if v.paper_id in known)
+        profiles[reader_id] = feedback.Profile(cast_known, taught_by, barred)
     return profiles
 
 
@@ -244,7 +246,7 @@ def next_picks(reader: Reader, state: IssueState, settings: Settings, *, session
     """One reader's picks as their digest of this issue would hold them now."""
     assert reader.id is not None
     history = ledger.sent_papers([reader.id], session=session).get(reader.id, set())
-    profile = profiles([reader.id], state, session=session).get(reader.id)
+    profile = profiles([reader], state, session=session)[reader.id]
     return picks_for(reader, state, history, settings, profile)
 
 

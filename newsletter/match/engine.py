@@ -586,13 +586,12 @@ class Matcher:
         *,
         limit: int,
         exclude: AbstractSet[int] = frozenset(),
-        never: Iterable[Interest] = (),
         profile: feedback.Profile | None = None,
         as_of: dt.date | None = None,
     ) -> list[Pick]:
         """The best `limit` papers for a reader's interests, skipping paper ids in `exclude`
-        and papers that match any of `never`, nudged by the reader's votes (`profile`, as on
-        the day `as_of`).
+        and papers that match any of the reader's exclusions, nudged by their votes and
+        taught by their examples (`profile`, as on the day `as_of`).
 
         A paper ranks by its best hit, so without votes only the first `limit` + the number
         skipped of each interest's ranked hits can make the top: readers' picks cost the same
@@ -600,7 +599,7 @@ class Matcher:
         `feedback.REACH` x `limit` (+ skipped) of each interest's hits: a like lifts a
         neighbour from deeper in a topic's ranking, never from its tail."""
         interests = list(interests)
-        barred = self.barred(never)
+        barred = self.barred(profile.never if profile is not None else ())
         voted = profile is not None and bool(profile.votes) and self.space is not None
         depth = limit * (feedback.REACH if voted else 1) + len(exclude) + len(barred)
         reach = limit * feedback.REACH + len(exclude) + len(barred)

@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from newsletter.match import taught
+from newsletter.match.interests import Interest
 from newsletter.match.semantic import Space
 
 HALF_LIFE_WEEKS = 4.0
@@ -55,11 +56,17 @@ class Nudge(NamedTuple):
 
 @dataclass(frozen=True)
 class Profile:
-    """What a reader taught the engine: their votes, and each topic's examples (by the
-    topic, casefolded)."""
+    """What a reader told the engine beyond their topics: their votes, each topic's examples
+    (by the topic, casefolded), and their exclusions (the "never" list)."""
 
     votes: tuple[Voted, ...] = ()
     examples: Mapping[str, taught.Examples] = field(default_factory=dict)
+    never: tuple[Interest, ...] = ()
+
+    @property
+    def taught(self) -> bool:
+        """Whether votes or examples move this reader's ranking (theirs alone, not shared)."""
+        return bool(self.votes or self.examples)
 
     def weights(self, as_of: dt.date) -> np.ndarray:
         """sign * decay of each vote, on the day of the issue."""
