@@ -1,7 +1,7 @@
 """CPU time per digest of `campaign.deliver`, in one process, on the product's defaults.
 
     .venv/bin/python benchmarks/cpu_per_digest.py [--readers 6000] [--voters 0.2]
-        [--examples 0.2] [--profile]
+        [--examples 0.2] [--profile] [--against DIR [--rounds 8]]
 
 The weekly run (weekly_run.py) measures the whole system on two shared cores, where PostgreSQL,
 the SMTP sink and two workers compete and runs of the same code differ by 5-10 %. This
@@ -12,20 +12,31 @@ Prints CPU and wall microseconds per digest, and the wall microseconds per diges
 stage the workers' metrics time (compose: pick and lay out; render: MIME; smtp: the send, with
 the previous outcome's write overlapped; ledger: outcome writes); `--profile` adds cProfile's
 top functions (SORT=cumulative TOP=70 to change the listing).
+
+`--against DIR` compares this code with another checkout's (a worktree of an earlier commit)
+on this machine, whose speed drifts by 20 % within minutes: each code is set up in a process
+of its own, and they take turns delivering the next share of their readers (ABBA, `--rounds`
+turns each), so each pair of figures is seconds apart. Prints each turn, then the ratio of
+the two codes' total CPU per digest.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The code measured: this checkout's, or with --against the other one's (BENCH_CODE).
+sys.path.insert(0, os.environ.get("BENCH_CODE", str(Path(__file__).resolve().parents[1])))
 
 from benchmarks import weekly_run as run
 from newsletter import db, metrics
@@ -48,9 +59,9 @@ def stage_seconds() -> dict[str, float]:
     }
 
 
-def measure(
-    url: str, settings: Settings, profile: bool
-) -> tuple[int, float, float, dict[str, float]]:
+def prepare(url: str, settings: Settings) -> tuple[list[int], Callable[[list[int]], None]]:
+    """The issue planned, its topics scored and the first WARM digests sent: the ids left to
+    deliver, and what delivers them (batches of BATCH, as a worker)."""
     cache = IssueCache()
     with db.session_scope(url) as session:
         issue, _ = campaign.plan(run.MONDAY.date(), settings, session=session)
@@ -58,8 +69,9 @@ def measure(
         ids = ledger.claimable(issue.id, session=session)
         campaign.dry_run(run.MONDAY.date(), settings, session=session, mailer=None, cache=cache)
         # The topics stay scored, but no reader's ranked list is kept from the dry run: each
-        # is ranked again, or shared only with readers of the same interests, as in a worker.
-        cache.get(issue, settings, session=session).shared.clear()
+        # is ranked again, or shared only with readers of the same interests, as in a worker
+        # (code from before shared lists keeps none).
+        getattr(cache.get(issue, settings, session=session), "shared", {}).clear()
     mailer, summary = SmtpMailer(settings), campaign.Summary(week=issue.week)
     mailer.open()
 
@@ -70,19 +82,74 @@ def measure(
                                  mailer=mailer, cache=cache, summary=summary)  # fmt: skip
 
     deliver(ids[:WARM])
+    return ids[WARM:], deliver
+
+
+def measure(
+    url: str, settings: Settings, profile: bool
+) -> tuple[int, float, float, dict[str, float]]:
+    ids, deliver = prepare(url, settings)
     profiler = cProfile.Profile() if profile else None
     stages, cpu, wall = stage_seconds(), time.process_time(), time.perf_counter()
     if profiler:
         profiler.enable()
-    deliver(ids[WARM:])
+    deliver(ids)
     if profiler:
         profiler.disable()
         order, top = os.environ.get("SORT", "tottime"), int(os.environ.get("TOP", "30"))
         pstats.Stats(profiler).sort_stats(order).print_stats(top)
-    mailer.close()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     spent = {stage: seconds - stages.get(stage, 0.0) for stage, seconds in stage_seconds().items()}
-    return len(ids) - WARM, cpu, wall, spent
+    return len(ids), cpu, wall, spent
+
+
+def serve(url: str, settings: Settings) -> None:
+    """--serve (a process of --against): prepared, then for each number N read on stdin,
+    the next N digests delivered, answered with their CPU and wall seconds."""
+    ids, deliver = prepare(url, settings)
+    print(f"ready {len(ids)}", flush=True)
+    for line in sys.stdin:
+        chunk, ids = ids[: int(line)], ids[int(line) :]
+        cpu, wall = time.process_time(), time.perf_counter()
+        deliver(chunk)
+        print(f"{len(chunk)} {time.process_time() - cpu} {time.perf_counter() - wall}", flush=True)
+
+
+def against(other: Path, args: argparse.Namespace) -> None:
+    """This code and `other`'s, taking turns (see the module's doc)."""
+    here = Path(__file__).resolve().parents[1]
+    command = [sys.executable, __file__, "--serve", "--readers", str(args.readers),
+               "--papers", str(args.papers), "--voters", str(args.voters)]  # fmt: skip
+    codes = {"this": here, "other": other.resolve()}
+    pipes: dict[str, Any] = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True}
+    procs = {name: subprocess.Popen(command, env=os.environ | {"BENCH_CODE": str(code)}, **pipes)
+             for name, code in codes.items()}  # fmt: skip
+    left = {}
+    for name, proc in procs.items():  # set up one after the other: each loads a database
+        assert proc.stdin and proc.stdout
+        left[name] = int(proc.stdout.readline().split()[1])
+    share = min(left.values()) // (2 * args.rounds)
+    totals = {name: [0, 0.0] for name in procs}
+    for turn in range(2 * args.rounds):
+        for name in ("this", "other") if turn % 4 in (0, 3) else ("other", "this"):
+            proc = procs[name]
+            assert proc.stdin and proc.stdout
+            proc.stdin.write(f"{share}\n")
+            proc.stdin.flush()
+            n, cpu, wall = proc.stdout.readline().split()
+            totals[name][0] += int(n)
+            totals[name][1] += float(cpu)
+            print(f"turn {turn} {name} cpu_us_per_digest {float(cpu) / int(n) * 1e6:.0f}  "
+                  f"wall_us_per_digest {float(wall) / int(n) * 1e6:.0f}", flush=True)  # fmt: skip
+    for proc in procs.values():
+        assert proc.stdin
+        proc.stdin.close()
+        proc.wait()
+    per = {name: cpu / n * 1e6 for name, (n, cpu) in totals.items()}
+    print(json.dumps({"this": str(here), "other": str(codes["other"]), "readers": args.readers,
+                      "digests_each": totals["this"][0], "cpu_us_per_digest": {
+                          name: round(us) for name, us in per.items()},
+                      "this_over_other": round(per["this"] / per["other"], 3)}))  # fmt: skip
 
 
 def main() -> None:
@@ -93,7 +160,13 @@ def main() -> None:
     parser.add_argument("--examples", type=float, default=0.0,
                         help="share of readers with examples on a topic")  # fmt: skip
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--against", type=Path, help="another checkout, to compare with")
+    parser.add_argument("--rounds", type=int, default=8, help="turns each with --against")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.against:
+        against(args.against, args)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="newsletter-cpu-"))
     url, name = run.make_database(False, tmp)
     port = run.free_port()
@@ -101,7 +174,11 @@ def main() -> None:
     get_settings.cache_clear()
     sink = run.start_sink(port, tmp)
     try:
-        run.load(url, args.readers, args.papers, args.voters, args.examples)
+        extra = [args.examples] if args.examples else []  # code from before examples: none
+        run.load(url, args.readers, args.papers, args.voters, *extra)
+        if args.serve:
+            serve(url, get_settings())
+            return
         digests, cpu, wall, stages = measure(url, get_settings(), args.profile)
     finally:
         sink.kill()

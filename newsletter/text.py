@@ -50,8 +50,9 @@ _SPELLING = {
 def one_line(value: object, max_len: int = 1000) -> str:
     """Collapse whitespace, drop control characters, trim to `max_len`."""
     text = str(value or "")
-    if not text.isprintable():  # the common case skips the per-character pass
-        text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    if text.isprintable():  # the common case: the only whitespace is " " (no tab, no NBSP)
+        return (text if "  " not in text else _WS.sub(" ", text)).strip()[:max_len]
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     return _WS.sub(" ", text).strip()[:max_len]
 
 

@@ -180,7 +180,8 @@ def test_answers_to_the_preview_teach_the_first_digest(
     """Issue 30's walk-through: subscribe with a topic, answer its preview (3 "Yes, like
     this", and "Not this" on a paper the digest would hold), confirm; the first digest holds
     the ranking the answers teach, without that paper; removing the answers on the manage
-    page gives the ranking of a reader who never answered. Screenshots of the preview before
+    page gives the ranking of a reader who never answered, and the manage page's own preview
+    answered with its script is saved without a reload. Screenshots of the preview before
     and after answering: test-artifacts/preview-{before,after}-*-{light,dark}-{375,1200}.png."""
     kind = database_url.split(":")[0].split("+")[0]
     two_weeks(session)

@@ -218,7 +218,9 @@ def _transaction(conn: smtplib.SMTP, sender: str, to: str, msg: bytes,
                 conn.send(b".\r\n")
                 conn.getreply()
             raise smtplib.SMTPResponseException(code, reply)
-    body = (b"." + msg if msg.startswith(b".") else msg).replace(b"\r\n.", b"\r\n..")
+    body = b"." + msg if msg.startswith(b".") else msg
+    if b"\r\n." in body:  # rarely: `in` is four times as fast as a replace that finds none
+        body = body.replace(b"\r\n.", b"\r\n..")
     conn.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
     code, reply = conn.getreply()
     if code != 250:

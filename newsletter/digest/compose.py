@@ -210,6 +210,9 @@ def profiles(
     profiles = {}
     for reader_id, barred in never.items():
         cast = found.get(reader_id, [])
+        if not cast and reader_id not in given:  # most readers: their exclusions alone
+            profiles[reader_id] = feedback.Profile(never=barred)
+            continue
         taught_by = _examples(given.get(reader_id, {}), cast, reader_id, topics_of, known)
         cast_known = tuple(_voted(v, *known[v.paper_id]) for v in cast if v.paper_id in known)
         profiles[reader_id] = feedback.Profile(cast_known, taught_by, barred)

@@ -31,6 +31,9 @@ SUBJECT_MAX = 140
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 # A line break after block ends keeps every line short: mail can carry the HTML as is.
 _BLOCK_END = re.compile(r"(</(?:div|table|tr|td|tbody|p|style)>|<!\[endif\]-->)")
+# A style rule indented: SMTP would otherwise double the dot of each line that starts with
+# one (RFC 5321, 4.5.2), a copy of every message.
+_DOT_LINE = re.compile(r"^(?=\.)", re.MULTILINE)
 
 
 _COLOR_SCHEME = (
@@ -100,6 +103,7 @@ class MailTemplates:
             # fonts={}: MJML would otherwise link Google Fonts for a font it knows (Roboto),
             # and every open of the mail would be reported to Google.
             compiled = _BLOCK_END.sub(r"\1\n", mjml2html(source, fonts={}))
+            compiled = _DOT_LINE.sub(" ", compiled)
             # The mail has dark styles (email/_layout.mjml): clients that read these meta
             # tags use them instead of inverting its colours themselves.
             compiled = compiled.replace("<head>", f"<head>\n{_COLOR_SCHEME}", 1)

@@ -146,6 +146,7 @@ class Pick:
         return cls(paper, record["score"], hits, record.get("like", ""))
 
 
+@lru_cache(maxsize=16_384)  # a reason's phrase and topic: asked for every pick shown
 def _same_words(a: str, b: str) -> bool:
     """The same words but for case, hyphens and a plural -s/-es: no need to repeat the topic."""
     first, second = _WORDS.findall(fold(a)), _WORDS.findall(fold(b))
@@ -419,17 +420,16 @@ class Matcher:
     def topic_hits(self, interest: Interest | str) -> dict[int, TopicHit]:
         """Paper index -> hit, for papers at or above the threshold (cached per interest;
         a topic's case does not matter)."""
+        return self._ranked_hits(interest)[0]
+
+    def _ranked_hits(self, interest: Interest | str) -> tuple[dict[int, TopicHit], list[int]]:
+        """The interest's hits, and their indexes best first (see `_rank_key`)."""
         key = _cache_key(interest)
         if key not in self._cache:
             hits = self._hits(Topic(interest) if isinstance(interest, str) else interest)
             self._cache[key] = hits
             self._ranked[key] = sorted(hits, key=lambda i: self._rank_key(i, hits[i]))
-        return self._cache[key]
-
-    def _ranked_hits(self, interest: Interest | str) -> list[int]:
-        """The interest's hits, best first (see `_rank_key`)."""
-        self.topic_hits(interest)
-        return self._ranked[_cache_key(interest)]
+        return self._cache[key], self._ranked[key]
 
     def _rank_key(
         self, index: int, hit: TopicHit, nudge: float = 0.0, lift: float = 0.0
@@ -604,15 +604,16 @@ class Matcher:
         depth = limit * (feedback.REACH if voted else 1) + len(exclude) + len(barred)
         reach = limit * feedback.REACH + len(exclude) + len(barred)
         taught_topics = self._taught(interests, profile, reach)
+        found = [taught_topics.get(interest) or self._ranked_hits(interest)
+                 for interest in interests]  # fmt: skip
         best: dict[int, tuple[int, float, int, str]] = {}
         best_hit: dict[int, tuple[TopicHit, float]] = {}  # and how far examples lift it
-        for interest in interests:
-            if interest in taught_topics:
-                found = taught_topics[interest].hits
-                ranked = [(i, hit, lift) for i, (hit, lift) in found.items()]
+        for topic in found:
+            if isinstance(topic, _Taught):
+                ranked = [(i, hit, lift) for i, (hit, lift) in topic.hits.items()]
             else:
-                hits = self.topic_hits(interest)
-                ranked = [(i, hits[i], 0.0) for i in self._ranked_hits(interest)[:depth]]
+                hits, order = topic
+                ranked = [(i, hits[i], 0.0) for i in order[:depth]]
             for index, hit, lift in ranked:
                 if index in barred or self._meta[index][0] in exclude:
                     continue
@@ -629,27 +630,24 @@ class Matcher:
                 hit, lift = best_hit[index]
                 best[index] = self._rank_key(index, hit, nudge.amount, lift)
         top = heapq.nsmallest(limit, best, key=best.__getitem__)
-        return [Pick(self.papers[i], -best[i][1], self._hits_of(i, interests, taught_topics),
+        return [Pick(self.papers[i], -best[i][1], self._hits_of(i, found),
                      nudged[i].like if i in nudged else "") for i in top]  # fmt: skip
 
     def _hits_of(
-        self,
-        index: int,
-        interests: list[Interest | str],
-        taught_topics: dict[Interest | str, _Taught],
+        self, index: int, found: list[_Taught | tuple[dict[int, TopicHit], list[int]]]
     ) -> list[TopicHit]:
-        """Every hit of one paper among the interests, most relevant first, a pick by meaning
-        with the paper's phrase nearest its topic."""
+        """Every hit of one paper among the interests' (`found`, as `picks` has them), most
+        relevant first, a pick by meaning with the paper's phrase nearest its topic."""
         hits = []
-        for interest in interests:
-            if interest in taught_topics:
-                hit = taught_topics[interest].hits.get(index, (None, 0.0))[0]
+        for topic in found:
+            if isinstance(topic, _Taught):
+                hit = topic.hits.get(index, (None, 0.0))[0]
             else:
-                hit = self.topic_hits(interest).get(index)
+                hit = topic[0].get(index)
             if hit is not None and hit.where == EXAMPLES:  # named now, for the picks shown
-                assert self.space is not None
+                assert self.space is not None and isinstance(topic, _Taught)
                 row = self.space.papers_centred[index]
-                hit = replace(hit, phrase=taught_topics[interest].model.nearest_like(row))
+                hit = replace(hit, phrase=topic.model.nearest_like(row))
             if hit is not None:
                 hits.append(self._quoted(index, hit))
         return sorted(hits, key=lambda h: -h.relevance)
@@ -679,10 +677,10 @@ class Matcher:
         assert self.space is not None
         model = taught.Model(self.space, examples)
         lift = model.lift()
-        hits = self.topic_hits(topic)
+        hits, order = self._ranked_hits(topic)
         # As votes do, the examples lift a word hit from the first `reach` of the topic's
         # ranking, never from its tail.
-        ranked = [i for i in self._ranked_hits(topic)[:reach] if hits[i].where == WORDS]
+        ranked = [i for i in order[:reach] if hits[i].where == WORDS]
         found = {i: (hits[i], float(lift[i])) for i in ranked}
         closeness = self._closeness(topic) + lift
         close = np.flatnonzero(closeness >= self._calibration.floor)

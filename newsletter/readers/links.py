@@ -14,10 +14,11 @@ import hashlib
 import hmac
 from enum import StrEnum
 from functools import lru_cache
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
-from itsdangerous.encoding import base64_encode
+from itsdangerous import BadSignature, Signer, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode, want_bytes
+from itsdangerous.signer import HMACAlgorithm
 from itsdangerous.url_safe import URLSafeSerializerMixin
 
 from newsletter.settings import Settings
@@ -60,10 +61,40 @@ class Token(NamedTuple):
     expired: bool  # older than its purpose allows (confirm, manage); still genuine
 
 
+class _Signer(TimestampSigner):
+    """itsdangerous' timestamp signer (HMAC-SHA1), its keys derived once rather than at each
+    signature, and each signature one call of OpenSSL's HMAC: the same tokens, made faster
+    (a digest signs four)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        assert isinstance(self.algorithm, HMACAlgorithm) and self.digest_method is _SHA1
+        derive = super().derive_key
+        self._derived = {key: derive(key) for key in self.secret_keys}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        return self._derived[self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)]
+
+    def get_signature(self, value: str | bytes) -> bytes:
+        return base64_encode(hmac.digest(self.derive_key(), want_bytes(value), "sha1"))
+
+
+_SHA1 = TimestampSigner.default_digest_method
+
+
 class _Serializer(URLSafeTimedSerializer):
     """itsdangerous' URL-safe timed serializer, without its zlib attempt on payloads too short
-    to shrink (zlib's framing alone is 6 bytes): a reader's id signs in a third of the time,
-    and a digest signs three. It reads every token the stock one makes, and the reverse."""
+    to shrink (zlib's framing alone is 6 bytes), with one `_Signer` kept (the stock one makes
+    one per token). It reads every token the stock one makes, and the reverse."""
+
+    default_signer = _Signer
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._signer = super().make_signer()
+
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        return self._signer if salt is None else super().make_signer(salt)
 
     def dump_payload(self, obj: object) -> bytes:
         payload = super(URLSafeSerializerMixin, self).dump_payload(obj)
@@ -150,7 +181,7 @@ def _feedback_signer(keys: tuple[str, ...]) -> TimestampSigner:
     # 27-character signature. Signed with the current key, checked against the previous too.
     derived = [hmac.new(k.encode(), b"newsletter.feedback", hashlib.sha256).digest()
                for k in reversed(keys)]  # fmt: skip
-    return TimestampSigner(derived, key_derivation="none")
+    return _Signer(derived, key_derivation="none")
 
 
 def feedback_base(settings: Settings, reader: Owner, issue_id: int) -> str:
