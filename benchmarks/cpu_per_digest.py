@@ -1,7 +1,7 @@
 """CPU time per digest of `campaign.deliver`, in one process, on the product's defaults.
 
     .venv/bin/python benchmarks/cpu_per_digest.py [--readers 6000] [--voters 0.2]
-        [--examples 0.2] [--profile] [--against DIR [--rounds 8]]
+        [--examples 0.2] [--profile] [--against DIR [--rounds 16]]
 
 The weekly run (weekly_run.py) measures the whole system on two shared cores, where PostgreSQL,
 the SMTP sink and two workers compete and runs of the same code differ by 5-10 %. This
@@ -59,9 +59,11 @@ def stage_seconds() -> dict[str, float]:
     }
 
 
-def prepare(url: str, settings: Settings) -> tuple[list[int], Callable[[list[int]], None]]:
+def prepare(
+    url: str, settings: Settings
+) -> tuple[list[int], Callable[[list[int]], None], SmtpMailer]:
     """The issue planned, its topics scored and the first WARM digests sent: the ids left to
-    deliver, and what delivers them (batches of BATCH, as a worker)."""
+    deliver, what delivers them (batches of BATCH, as a worker) and its connection."""
     cache = IssueCache()
     with db.session_scope(url) as session:
         issue, _ = campaign.plan(run.MONDAY.date(), settings, session=session)
@@ -82,13 +84,13 @@ def prepare(url: str, settings: Settings) -> tuple[list[int], Callable[[list[int
                                  mailer=mailer, cache=cache, summary=summary)  # fmt: skip
 
     deliver(ids[:WARM])
-    return ids[WARM:], deliver
+    return ids[WARM:], deliver, mailer
 
 
 def measure(
     url: str, settings: Settings, profile: bool
 ) -> tuple[int, float, float, dict[str, float]]:
-    ids, deliver = prepare(url, settings)
+    ids, deliver, mailer = prepare(url, settings)
     profiler = cProfile.Profile() if profile else None
     stages, cpu, wall = stage_seconds(), time.process_time(), time.perf_counter()
     if profiler:
@@ -98,6 +100,7 @@ def measure(
         profiler.disable()
         order, top = os.environ.get("SORT", "tottime"), int(os.environ.get("TOP", "30"))
         pstats.Stats(profiler).sort_stats(order).print_stats(top)
+    mailer.close()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     spent = {stage: seconds - stages.get(stage, 0.0) for stage, seconds in stage_seconds().items()}
     return len(ids), cpu, wall, spent
@@ -106,20 +109,22 @@ def measure(
 def serve(url: str, settings: Settings) -> None:
     """--serve (a process of --against): prepared, then for each number N read on stdin,
     the next N digests delivered, answered with their CPU and wall seconds."""
-    ids, deliver = prepare(url, settings)
+    ids, deliver, mailer = prepare(url, settings)
     print(f"ready {len(ids)}", flush=True)
     for line in sys.stdin:
         chunk, ids = ids[: int(line)], ids[int(line) :]
         cpu, wall = time.process_time(), time.perf_counter()
         deliver(chunk)
         print(f"{len(chunk)} {time.process_time() - cpu} {time.perf_counter() - wall}", flush=True)
+    mailer.close()
 
 
 def against(other: Path, args: argparse.Namespace) -> None:
     """This code and `other`'s, taking turns (see the module's doc)."""
     here = Path(__file__).resolve().parents[1]
     command = [sys.executable, __file__, "--serve", "--readers", str(args.readers),
-               "--papers", str(args.papers), "--voters", str(args.voters)]  # fmt: skip
+               "--papers", str(args.papers), "--voters", str(args.voters),
+               "--examples", str(args.examples)]  # fmt: skip
     codes = {"this": here, "other": other.resolve()}
     pipes: dict[str, Any] = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True}
     procs = {name: subprocess.Popen(command, env=os.environ | {"BENCH_CODE": str(code)}, **pipes)
@@ -128,9 +133,9 @@ def against(other: Path, args: argparse.Namespace) -> None:
     for name, proc in procs.items():  # set up one after the other: each loads a database
         assert proc.stdin and proc.stdout
         left[name] = int(proc.stdout.readline().split()[1])
-    share = min(left.values()) // (2 * args.rounds)
+    share = min(left.values()) // args.rounds
     totals = {name: [0, 0.0] for name in procs}
-    for turn in range(2 * args.rounds):
+    for turn in range(args.rounds):
         for name in ("this", "other") if turn % 4 in (0, 3) else ("other", "this"):
             proc = procs[name]
             assert proc.stdin and proc.stdout
@@ -161,7 +166,7 @@ def main() -> None:
                         help="share of readers with examples on a topic")  # fmt: skip
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--against", type=Path, help="another checkout, to compare with")
-    parser.add_argument("--rounds", type=int, default=8, help="turns each with --against")
+    parser.add_argument("--rounds", type=int, default=16, help="turns each with --against")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.against:

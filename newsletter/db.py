@@ -6,6 +6,7 @@ The web app's is a request dependency (newsletter/web/app.py); a batch's is the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from functools import lru_cache
@@ -50,14 +51,23 @@ def json_text(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
+def json_value(text: str | bytes) -> object:
+    # json reads what orjson refuses and an older release may have stored (NaN, a lone
+    # surrogate's escape).
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 @lru_cache(maxsize=8)
 def _engine(url: str, batch: bool) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, json_serializer=json_text, json_deserializer=orjson.loads,
+        engine = create_engine(url, json_serializer=json_text, json_deserializer=json_value,
                                connect_args={"timeout": 30})  # fmt: skip
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, json_serializer=json_text, json_deserializer=orjson.loads,
+        engine = create_engine(url, json_serializer=json_text, json_deserializer=json_value,
                                pool_pre_ping=True,
                                **(_BATCH if batch else {}))  # fmt: skip
     return engine

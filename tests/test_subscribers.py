@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 from newsletter.models import Subscriber, SubscriberStatus
@@ -163,3 +164,14 @@ def test_follow_authors_and_categories_without_topics(settings, session) -> None
     assert code == 1 and "not an arXiv category" in out
     code, out = invoke("subscribers", "add", "bob@example.com")
     assert code == 1 and "at least one topic" in out
+
+
+def test_json_an_older_release_wrote_still_reads(settings, session) -> None:
+    """JSON columns are read with orjson, which refuses what json once wrote and both
+    databases keep (here a lone surrogate's escape): such a row still reads, through json."""
+    invoke("subscribers", "add", "ada@example.com", "--topic", "agents")
+    session.execute(text("UPDATE subscriber SET topics = :t"), {"t": '["agents \\ud83d"]'})
+    session.commit()
+    session.expire_all()
+    ada = session.exec(select(Subscriber)).one()
+    assert ada.topics == ["agents \ud83d"]
