@@ -41,7 +41,9 @@ def pins(requirements: list[str]) -> dict[str, str]:
 def locked(lock: Path) -> dict[str, tuple[str, list[str]]]:
     """A lock file's requirements as {canonical name: (version, hashes)}."""
     text = lock.read_text()
-    entries = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)((?:\s*\\\n\s+--hash=\S+)*)", text, re.M)
+    entries = re.findall(
+        r"^([A-Za-z0-9_.-]+)(?:\[[\w,-]+\])?==(\S+)((?:\s*\\\n\s+--hash=\S+)*)", text, re.M
+    )
     assert entries, lock
     requirement_lines = [
         line for line in text.splitlines() if line and not line.startswith((" ", "#"))
