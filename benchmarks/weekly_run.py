@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,14 @@ def _paper_rows(records: list[PaperRecord]) -> list[dict[str, object]]:
     return [vars(r) | extra for r in records]
 
 
+def audience_topics(rng: random.Random) -> Iterator[list[str]]:
+    """Each reader's topics in turn: 1-5 of a pool of 3,000, a few of them popular."""
+    pool = synthetic.topic_pool(3000)
+    weights = [1 / (rank + 1) ** 0.8 for rank in range(len(pool))]
+    while True:
+        yield list(dict.fromkeys(rng.choices(pool, weights, k=rng.randint(1, 5))))
+
+
 def load(url: str, readers: int, papers: int, voters: float = 0.0, taught: float = 0.0) -> float:
     """Bulk-insert the week's papers and the audience (and `voters`' votes on last week's
     papers, and `taught`'s examples); returns seconds taken."""
@@ -132,9 +141,8 @@ def load(url: str, readers: int, papers: int, voters: float = 0.0, taught: float
     engine = db.get_engine(url)
     now = utcnow()
     rows = _paper_rows(synthetic.papers(papers, end=MONDAY.date()))
-    pool = synthetic.topic_pool(3000)
-    weights = [1 / (rank + 1) ** 0.8 for rank in range(len(pool))]  # a few topics are popular
     rng = random.Random(11)
+    topics = audience_topics(rng)
     with engine.begin() as conn:
         conn.execute(insert(Paper), rows)
         for start in range(0, readers, 5000):
@@ -144,9 +152,7 @@ def load(url: str, readers: int, papers: int, voters: float = 0.0, taught: float
                     {
                         "email": f"reader{i:07d}@example.com",
                         "status": SubscriberStatus.CONFIRMED,
-                        "topics": list(
-                            dict.fromkeys(rng.choices(pool, weights, k=rng.randint(1, 5)))
-                        ),
+                        "topics": next(topics),
                         "follows": [],
                         "timezone": "UTC",
                         "send_day": 0,
