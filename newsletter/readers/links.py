@@ -61,6 +61,9 @@ class Token(NamedTuple):
     expired: bool  # older than its purpose allows (confirm, manage); still genuine
 
 
+_SHA1 = TimestampSigner.default_digest_method
+
+
 class _Signer(TimestampSigner):
     """itsdangerous' timestamp signer (HMAC-SHA1), its keys derived once rather than at each
     signature, and each signature one call of OpenSSL's HMAC: the same tokens, made faster
@@ -77,9 +80,6 @@ class _Signer(TimestampSigner):
 
     def get_signature(self, value: str | bytes) -> bytes:
         return base64_encode(hmac.digest(self.derive_key(), want_bytes(value), "sha1"))
-
-
-_SHA1 = TimestampSigner.default_digest_method
 
 
 class _Serializer(URLSafeTimedSerializer):
