@@ -5,14 +5,14 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY . .
-RUN pip install --no-cache-dir --require-hashes -r requirements-dev.lock \
+RUN pip install --no-cache-dir --no-deps --require-hashes -r requirements-dev.lock \
     && python -m build --wheel --no-isolation --outdir /dist
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 COPY requirements.lock /tmp/requirements.lock
 COPY --from=build /dist/ /tmp/dist/
-RUN pip install --no-cache-dir --require-hashes -r /tmp/requirements.lock \
+RUN pip install --no-cache-dir --no-deps --require-hashes -r /tmp/requirements.lock \
     && pip install --no-cache-dir --no-deps /tmp/dist/*.whl \
     && rm -rf /tmp/dist /tmp/requirements.lock && useradd --create-home app
 USER app

@@ -13,7 +13,8 @@ PYTHON=${PYTHON:-python3}
 # project alone (no dependency resolved at install time). The dev tools are not needed here:
 # scripts/test.sh installs requirements-dev.lock, the same versions and more.
 pip=(.venv/bin/python -m pip install --disable-pip-version-check)
-{ "${pip[@]}" --require-hashes -r requirements.lock && "${pip[@]}" --no-deps -e .; } \
+{ "${pip[@]}" --no-deps --require-hashes -r requirements.lock && "${pip[@]}" --no-deps -e . \
+    && .venv/bin/python -m pip check; } \
   >.venv/install.log 2>&1 \
   || { cat .venv/install.log; echo "installing the project failed (log above)" >&2; exit 1; }
 nl=.venv/bin/newsletter

@@ -11,10 +11,13 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 # The locked set (the runtime dependencies and the dev tools, each file checked against its
 # hash), then the project alone, built by the locked setuptools: nothing is resolved or
-# fetched unpinned at install time. README.md says how the lock is made.
+# fetched unpinned at install time (--no-deps: the lock holds every dependency, and pip's
+# resolver would otherwise weigh a newer release for a requirement with extras), and
+# `pip check` says the set is whole. README.md says how the lock is made.
 pip=(.venv/bin/python -m pip install --disable-pip-version-check)
-{ "${pip[@]}" --require-hashes -r requirements-dev.lock \
-    && "${pip[@]}" --no-deps --no-build-isolation -e .; } >.venv/install.log 2>&1 \
+{ "${pip[@]}" --no-deps --require-hashes -r requirements-dev.lock \
+    && "${pip[@]}" --no-deps --no-build-isolation -e . \
+    && .venv/bin/python -m pip check; } >.venv/install.log 2>&1 \
   || { cat .venv/install.log; echo "installing the project failed (log above)" >&2; exit 1; }
 
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
