@@ -119,8 +119,19 @@ def serve(url: str, settings: Settings) -> None:
     mailer.close()
 
 
+def own_files(code: Path) -> None:
+    """Exits unless `code` will run with its own templates and migrations: the editable
+    install maps `newsletter.templates` and `.migrations` to this checkout's top-level
+    folders, so another checkout put first on the path would silently render with ours."""
+    for name in ("templates", "migrations"):
+        if (code / name).is_dir() and not (code / "newsletter" / name).exists():
+            sys.exit(f"{code} would use this checkout's {name}: link its own into its package "
+                     f"first (ln -s ../{name} {code}/newsletter/{name})")  # fmt: skip
+
+
 def against(other: Path, args: argparse.Namespace) -> None:
     """This code and `other`'s, taking turns (see the module's doc)."""
+    own_files(other.resolve())
     here = Path(__file__).resolve().parents[1]
     command = [sys.executable, __file__, "--serve", "--readers", str(args.readers),
                "--papers", str(args.papers), "--voters", str(args.voters),

@@ -502,9 +502,10 @@ def main() -> None:
     report(result)
 
 
-def sample_size(url: str) -> int:
-    """Bytes of one digest of this run, composed again the way the workers did."""
-    from sqlmodel import Session, select
+def sample_size(url: str, count: int = 200) -> int:
+    """Mean bytes of this run's first `count` digests, composed again the way the workers did
+    (one digest alone says little: their sizes vary twofold with the picks' count)."""
+    from sqlmodel import Session, col, select
 
     from newsletter.digest import compose
     from newsletter.match.engine import Pick
@@ -512,14 +513,18 @@ def sample_size(url: str) -> int:
 
     settings = get_settings()
     with Session(db.get_engine(url)) as session:
-        delivery = session.exec(select(Delivery).where(Delivery.status == "sent").limit(1)).one()
-        issue = session.get(Issue, delivery.issue_id)
-        reader = session.get(Subscriber, delivery.subscriber_id)
-        assert issue and reader
-        state = compose.IssueCache().get(issue, settings, session=session)
-        papers = {p.id: p for p in state.matcher.papers}
-        picks = [Pick.from_record(r, papers[r["paper_id"]]) for r in delivery.picks]
-        return len(compose.compose(reader, picks, state, settings=settings).message(settings))
+        sent = select(Delivery).where(Delivery.status == "sent").order_by(col(Delivery.id))
+        sizes, cache = [], compose.IssueCache()
+        for delivery in session.exec(sent.limit(count)):
+            issue = session.get(Issue, delivery.issue_id)
+            reader = session.get(Subscriber, delivery.subscriber_id)
+            assert issue and reader
+            state = cache.get(issue, settings, session=session)
+            papers = {p.id: p for p in state.matcher.papers}
+            picks = [Pick.from_record(r, papers[r["paper_id"]]) for r in delivery.picks]
+            composed = compose.compose(reader, picks, state, settings=settings)
+            sizes.append(len(composed.message(settings)))
+        return round(statistics.mean(sizes))
 
 
 def report(result: dict[str, object]) -> None:
