@@ -63,11 +63,8 @@ class Pacer:
         spent; the seconds waited."""
         domain = address.rpartition("@")[2].lower()
         item = self._item(domain)
-        # Backing off, each message costs two: the same window, at half the rate, so the
-        # messages just sent still count (a second, halved window would start empty).
-        cost = 2 if item is not None and item.amount > 1 and self._backing_off(domain) else 1
         waited = 0.0
-        while item is not None and not self.window.hit(item, domain, cost=cost):
+        while item is not None and not self.window.hit(item, domain, cost=self._cost(item, domain)):
             reset = self.window.get_window_stats(item, domain).reset_time
             pause = min(max(reset - time.time(), 0.002), 1.0)
             self.sleep(pause)
@@ -92,6 +89,12 @@ class Pacer:
             half, minutes = max(1, amount // 2), BACKOFF_SECONDS // 60
             log.warning("%s answered %r: sending there at %d per %s (half) for %d minutes",
                         domain, reply[:80], half, period, minutes)  # fmt: skip
+
+    def _cost(self, item: RateLimitItem, domain: str) -> int:
+        """Backing off, each message costs two: the same window, at half the rate, so the
+        messages just sent still count (a second, halved window would start empty). Asked at
+        each try: a message that waited for room while a 421 came in costs the new price."""
+        return 2 if item.amount > 1 and self._backing_off(domain) else 1
 
     def _rate(self, domain: str) -> tuple[int, str] | None:
         return self.rates.get(domain) or self.rates.get("*")
