@@ -10,6 +10,7 @@ when /metrics is scraped.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 
@@ -60,6 +61,12 @@ BATCH = Histogram(
     "Time per delivery batch.",
     buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
+# Each message counts and times itself under a few labels: their children, looked up once
+# (`labels` checks and locks at each call). A child made before a fork still writes under
+# the pid of the process that counts (the client checks it at each write).
+stage = functools.cache(STAGE.labels)
+digests = functools.cache(DIGESTS.labels)
+smtp_replies = functools.cache(SMTP_REPLIES.labels)
 QUEUE = "celery"  # Celery's default queue: a Redis list, under NEWSLETTER_REDIS_PREFIX
 
 

@@ -127,6 +127,22 @@ def test_already_sent_papers_are_excluded_and_limit_holds() -> None:
     assert picked and not picked & sent
 
 
+def test_a_ranking_read_past_its_kept_sort_keys_stays_in_order() -> None:
+    # The first 32 hits of a topic keep their sort keys; a reader sent many of them reads on.
+    papers = [paper(f"Agents part {i}", upvotes=i + 1) for i in range(60)]
+    m = Matcher(papers, window_end=DAY)
+    picks = m.picks(["agents"], limit=50)
+    assert [p.paper.title for p in picks] == [f"Agents part {i}" for i in range(59, 9, -1)]
+    hits = m.topic_hits("agents")
+    for pick in picks:  # each with its own paper's score, before the kept keys and after
+        index = papers.index(pick.paper)
+        assert pick.score == -m._rank_key(index, hits[index])[1]
+    sent = {p.id for p in papers[20:] if p.id}
+    assert titles(m, "agents", exclude=frozenset(sent)) == [
+        f"Agents part {i}" for i in range(19, 9, -1)
+    ]
+
+
 def test_why_quotes_the_paper_for_every_matching_topic() -> None:
     m = Matcher(
         [paper("RLHF for Agents", "reinforcement learning from human feedback")], window_end=DAY

@@ -71,7 +71,7 @@ def _commit(
     a bounce count may then be one too high."""
     for pause in (*_RETRIES, None):
         try:
-            with metrics.STAGE.labels("ledger").time():
+            with metrics.stage("ledger").time():
                 if outcomes is not None:
                     ledger.write(outcomes, session=session)
                     readers.record_bounces(outcomes.bounced, bounce_limit, session=session)
@@ -201,8 +201,8 @@ def deliver(
                 outcomes.release(rest, exc.reply, attempted=False)
             write()
             summary.retry += len(batch) - index
-            metrics.DIGESTS.labels("deferred").inc(len(batch) - index)
-            metrics.SMTP_REPLIES.labels(reply_code(exc.reply)).inc()
+            metrics.digests("deferred").inc(len(batch) - index)
+            metrics.smtp_replies(reply_code(exc.reply)).inc()
             raise
         except BaseException:  # whatever failed, what went out before it is recorded
             write()
@@ -235,7 +235,7 @@ def _deliver_one(
         reason = "reader paused" if reader.paused else f"reader is {reader.status}"
         outcomes.skipped(delivery, reason)
         summary.skipped += 1
-        metrics.DIGESTS.labels("skipped").inc()
+        metrics.digests("skipped").inc()
         return
     start = time.perf_counter()
     picks = picks_for(reader, state, history.get(reader.id or 0, set()), settings, profile)
@@ -243,49 +243,49 @@ def _deliver_one(
     if not picks and not notice:
         outcomes.skipped(delivery, NOTHING_MATCHED)
         summary.skipped += 1
-        metrics.DIGESTS.labels("skipped").inc()
+        metrics.digests("skipped").inc()
         return
     composed = (
         compose(reader, picks, state, settings=settings, delivery_id=delivery.id)
         if picks
         else empty_notice(reader, state, settings=settings, weeks=settings.empty_weeks_notice)
     )
-    metrics.STAGE.labels("compose").observe(time.perf_counter() - start)
-    with metrics.STAGE.labels("render").time():
+    metrics.stage("compose").observe(time.perf_counter() - start)
+    with metrics.stage("render").time():
         message = composed.message(settings, eight_bit=mailer.eight_bit)
     pacer = pacing.pacer(settings.domain_rates, settings.redis_url, settings.redis_prefix)
     if pacer:
         if write_first:  # not left unwritten while waiting for the domain's budget
             write_first()
             write_first = None
-        with metrics.STAGE.labels("pace").time():
+        with metrics.stage("pace").time():
             pacer.wait(reader.email)
     try:
-        with metrics.STAGE.labels("smtp").time():  # the overlapping write included
+        with metrics.stage("smtp").time():  # the overlapping write included
             mailer.send(message, reader.email, verp.address(settings, delivery.id), write_first)
     except SendError as exc:
         if exc.connection:
             raise
-        metrics.SMTP_REPLIES.labels(reply_code(exc.reply)).inc()
+        metrics.smtp_replies(reply_code(exc.reply)).inc()
         if pacer:
             pacer.slow_down(reader.email, exc.reply)
         if exc.permanent:
             outcomes.failed(delivery, exc.reply, bounced=True)
             summary.failed += 1
-            metrics.DIGESTS.labels("failed").inc()
+            metrics.digests("failed").inc()
         else:
             outcomes.release(delivery, exc.reply)
             summary.retry += 1
-            metrics.DIGESTS.labels("deferred").inc()
+            metrics.digests("deferred").inc()
         return
-    metrics.SMTP_REPLIES.labels("250").inc()
+    metrics.smtp_replies("250").inc()
     if notice:
         outcomes.skipped(delivery, NOTHING_MATCHED, notice_id=composed.msg_id)
         summary.skipped += 1
         summary.notices += 1
-        metrics.DIGESTS.labels("notice").inc()
+        metrics.digests("notice").inc()
         return
-    metrics.DIGESTS.labels("sent").inc()
+    metrics.digests("sent").inc()
     outcomes.sent(
         delivery,
         paper_ids=[p.paper.id for p in picks if p.paper.id],

@@ -157,13 +157,14 @@ def picks_for(
     """The reader's picks (`profile` from `profiles`); readers without votes or examples who
     share an interest set (and were sent the same of the week's papers) share one list,
     ranked once per issue and process."""
+    sent = state.week_ids.intersection(already_sent)  # of the week's papers: what can repeat
     if profile.taught:
-        return _picks(reader, state, already_sent, settings, profile)
-    key = (tuple(reader.topics), tuple(reader.follows), tuple(reader.exclusions),
-           state.week_ids.intersection(already_sent), settings.issue_size)  # fmt: skip
+        return _picks(reader, state, sent, settings, profile)
+    key = (tuple(reader.topics), tuple(reader.follows), tuple(reader.exclusions), sent,
+           settings.issue_size)  # fmt: skip
     picks = state.shared.pop(key, None)
     if picks is None:
-        picks = _picks(reader, state, already_sent, settings, profile)
+        picks = _picks(reader, state, sent, settings, profile)
         if len(state.shared) >= _SHARED_MAX:
             del state.shared[next(iter(state.shared))]
     state.shared[key] = picks  # last, so popular interest sets stay
@@ -173,14 +174,14 @@ def picks_for(
 def _picks(
     reader: Reader,
     state: IssueState,
-    already_sent: set[int],
+    sent: frozenset[int],
     settings: Settings,
     profile: feedback.Profile,
 ) -> list[Pick]:
     return state.matcher.picks(
         interests.of_reader(reader.topics, reader.follows),
         limit=settings.issue_size,
-        exclude=already_sent,
+        exclude=sent,
         profile=profile,
         as_of=state.issue.issue_date,
     )
@@ -292,11 +293,8 @@ def _vote_links(
     """Each pick's "More like this" and "Not for me" links, under the digest's one signed
     token (a dry run's unsaved issue has no id: its links name issue 0, where no vote counts)."""
     base = links.feedback_base(settings, reader, issue.id or 0)
-    return tuple(
-        (base + links.feedback_path(p.paper.id or 0, feedback.LIKE),
-         base + links.feedback_path(p.paper.id or 0, feedback.DISLIKE))
-        for p in picks
-    )  # fmt: skip
+    paths = (links.vote_paths(p.paper.id or 0) for p in picks)
+    return tuple((base + more, base + less) for more, less in paths)
 
 
 def compose(

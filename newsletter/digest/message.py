@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import uuid
+import datetime as dt
+import secrets
+import time
 from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
 
 import dkim
 
 from newsletter.digest.render import Rendered
-from newsletter.models import utcnow
 from newsletter.settings import Settings
 from newsletter.text import one_line
 
@@ -44,7 +45,7 @@ def build(
         ("From", _from_header(settings.sender)),
         ("To", to),
         ("Subject", one_line(rendered.subject, 200)),
-        ("Date", format_datetime(utcnow())),
+        ("Date", _date(int(time.time()))),
         ("Message-ID", msg_id),
     ]
     if unsubscribe_url:
@@ -53,7 +54,7 @@ def build(
             ("List-Unsubscribe", f"<{unsubscribe_url}>"),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         ]
-    boundary = f"=_{uuid.uuid4().hex}"
+    boundary = f"=_{secrets.token_hex(16)}"
     headers += [
         ("MIME-Version", "1.0"),
         ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
@@ -70,6 +71,12 @@ def build(
     out.append(f"--{boundary}--\r\n".encode())
     message = b"".join(out)
     return dkim_sign(message, settings) + message if settings.dkim_selector else message
+
+
+@lru_cache(maxsize=2)
+def _date(second: int) -> str:
+    """A Date header (RFC 5322 counts whole seconds): formatted once a second, not per message."""
+    return format_datetime(dt.datetime.fromtimestamp(second, dt.UTC))
 
 
 @lru_cache(maxsize=16)

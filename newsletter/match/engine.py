@@ -73,6 +73,10 @@ WORDS = "words"  # TopicHit.where of a word hit not yet quoted (`Matcher._hits_o
 # A topic's picks by meaning, closest first, kept: the largest issue (50) can use no more,
 # and a vague topic close to most of the week would otherwise weigh on every reader's picks.
 MEANING_KEPT = 50
+# A hit's place in a ranking (`Matcher._rank_key`): tier, -score, -upvotes, arXiv id.
+RankKey = tuple[int, float, int, str]
+# Sort keys kept per interest, from its best hit: what picks read for most readers.
+_KEYED = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +325,8 @@ class Matcher:
         self._meta = [(p.id, p.upvotes, p.arxiv_id) for p in self.papers]  # read per pick
         self._cache: dict[Interest, dict[int, TopicHit]] = {}
         self._barred: dict[Interest, set[int]] = {}  # each exclusion's papers, by any closeness
-        self._ranked: dict[Interest, list[int]] = {}  # each cached interest's hits, best first
+        # Each cached interest's hits, best first, and the first ones' sort keys.
+        self._ranked: dict[Interest, tuple[list[int], list[RankKey]]] = {}
         self._concepts: dict[Concept, dict[int, _Spans]] = {}
         self._strengths: dict[Concept, tuple[np.ndarray, np.ndarray]] = {}
         self._keywords: dict[int, np.ndarray] = {}
@@ -422,18 +427,20 @@ class Matcher:
         a topic's case does not matter)."""
         return self._ranked_hits(interest)[0]
 
-    def _ranked_hits(self, interest: Interest | str) -> tuple[dict[int, TopicHit], list[int]]:
-        """The interest's hits, and their indexes best first (see `_rank_key`)."""
+    def _ranked_hits(self, interest: Interest | str) -> _Ranked:
+        """The interest's hits, their indexes best first (see `_rank_key`), and the sort keys
+        of the first `_KEYED` of them: every reader of the interest needs those."""
         key = _cache_key(interest)
         if key not in self._cache:
             hits = self._hits(Topic(interest) if isinstance(interest, str) else interest)
+            keyed = sorted((self._rank_key(i, hit), i) for i, hit in hits.items())
             self._cache[key] = hits
-            self._ranked[key] = sorted(hits, key=lambda i: self._rank_key(i, hits[i]))
-        return self._cache[key], self._ranked[key]
+            self._ranked[key] = ([i for _, i in keyed], [k for k, _ in keyed[:_KEYED]])
+        return _Ranked(self._cache[key], *self._ranked[key])
 
     def _rank_key(
         self, index: int, hit: TopicHit, nudge: float = 0.0, lift: float = 0.0
-    ) -> tuple[int, float, int, str]:
+    ) -> RankKey:
         """Ascending sort key of one hit. A paper with several hits ranks by its best: a word
         hit before any by meaning; trending lifts a paper the words found, and one found by
         meaning ranks by closeness; then upvotes, then arXiv id. A topic's examples `lift` a
@@ -606,18 +613,19 @@ class Matcher:
         taught_topics = self._taught(interests, profile, reach)
         found = [taught_topics.get(interest) or self._ranked_hits(interest)
                  for interest in interests]  # fmt: skip
-        best: dict[int, tuple[int, float, int, str]] = {}
+        best: dict[int, RankKey] = {}
         best_hit: dict[int, tuple[TopicHit, float]] = {}  # and how far examples lift it
         for topic in found:
             if isinstance(topic, _Taught):
-                ranked = [(i, hit, lift) for i, (hit, lift) in topic.hits.items()]
+                ranked = [(i, hit, lift, self._rank_key(i, hit, lift=lift))
+                          for i, (hit, lift) in topic.hits.items()]  # fmt: skip
             else:
-                hits, order = topic
-                ranked = [(i, hits[i], 0.0) for i in order[:depth]]
-            for index, hit, lift in ranked:
+                hits, order, keys = topic
+                ranked = [(i, hits[i], 0.0, keys[n] if n < _KEYED else self._rank_key(i, hits[i]))
+                          for n, i in enumerate(order[:depth])]  # fmt: skip
+            for index, hit, lift, key in ranked:
                 if index in barred or self._meta[index][0] in exclude:
                     continue
-                key = self._rank_key(index, hit, lift=lift)
                 if index not in best or key < best[index]:
                     best[index], best_hit[index] = key, (hit, lift)
         nudged: dict[int, feedback.Nudge] = {}
@@ -633,9 +641,7 @@ class Matcher:
         return [Pick(self.papers[i], -best[i][1], self._hits_of(i, found),
                      nudged[i].like if i in nudged else "") for i in top]  # fmt: skip
 
-    def _hits_of(
-        self, index: int, found: list[_Taught | tuple[dict[int, TopicHit], list[int]]]
-    ) -> list[TopicHit]:
+    def _hits_of(self, index: int, found: list[_Taught | _Ranked]) -> list[TopicHit]:
         """Every hit of one paper among the interests' (`found`, as `picks` has them), most
         relevant first, a pick by meaning with the paper's phrase nearest its topic."""
         hits = []
@@ -677,7 +683,7 @@ class Matcher:
         assert self.space is not None
         model = taught.Model(self.space, examples)
         lift = model.lift()
-        hits, order = self._ranked_hits(topic)
+        hits, order, _ = self._ranked_hits(topic)
         # As votes do, the examples lift a word hit from the first `reach` of the topic's
         # ranking, never from its tail.
         ranked = [i for i in order[:reach] if hits[i].where == WORDS]
@@ -708,6 +714,14 @@ class Matcher:
             closeness[words] = -np.inf
             self._closenesses[key] = closeness
         return self._closenesses[key]
+
+
+class _Ranked(NamedTuple):
+    """An interest's hits, their indexes best first, and the first ones' sort keys."""
+
+    hits: dict[int, TopicHit]
+    order: list[int]
+    keys: list[RankKey]
 
 
 class _Taught(NamedTuple):

@@ -195,6 +195,13 @@ def feedback_path(paper_id: int, vote: int) -> str:
     return f"/{paper_id}/{'more' if vote > 0 else 'less'}"
 
 
+@lru_cache(maxsize=4096)
+def vote_paths(paper_id: int) -> tuple[str, str]:
+    """A paper's "More like this" and "Not for me" paths, made once a paper (a digest has
+    two per pick, each reader the same)."""
+    return feedback_path(paper_id, 1), feedback_path(paper_id, -1)
+
+
 class Ref(NamedTuple):
     """A reader named by id and link key alone (a link's Owner without the row)."""
 
