@@ -515,13 +515,16 @@ def sample_size(url: str, count: int = 200) -> int:
     with Session(db.get_engine(url)) as session:
         sent = select(Delivery).where(Delivery.status == "sent").order_by(col(Delivery.id))
         sizes, cache = [], compose.IssueCache()
+        papers: dict[int, dict[int | None, Paper]] = {}  # by issue: the week's papers by id
         for delivery in session.exec(sent.limit(count)):
             issue = session.get(Issue, delivery.issue_id)
             reader = session.get(Subscriber, delivery.subscriber_id)
             assert issue and reader
             state = cache.get(issue, settings, session=session)
-            papers = {p.id: p for p in state.matcher.papers}
-            picks = [Pick.from_record(r, papers[r["paper_id"]]) for r in delivery.picks]
+            if delivery.issue_id not in papers:
+                papers[delivery.issue_id] = {p.id: p for p in state.matcher.papers}
+            week = papers[delivery.issue_id]
+            picks = [Pick.from_record(r, week[r["paper_id"]]) for r in delivery.picks]
             composed = compose.compose(reader, picks, state, settings=settings)
             sizes.append(len(composed.message(settings)))
         return round(statistics.mean(sizes))

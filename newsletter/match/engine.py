@@ -323,10 +323,8 @@ class Matcher:
             for name in p.authors:
                 self._authors[_name_key(name)].add(index)
         self._meta = [(p.id, p.upvotes, p.arxiv_id) for p in self.papers]  # read per pick
-        self._cache: dict[Interest, dict[int, TopicHit]] = {}
         self._barred: dict[Interest, set[int]] = {}  # each exclusion's papers, by any closeness
-        # Each cached interest's hits, best first, and the first ones' sort keys.
-        self._ranked: dict[Interest, tuple[list[int], list[RankKey]]] = {}
+        self._ranked: dict[Interest, _Ranked] = {}  # each interest's hits, scored once
         self._concepts: dict[Concept, dict[int, _Spans]] = {}
         self._strengths: dict[Concept, tuple[np.ndarray, np.ndarray]] = {}
         self._keywords: dict[int, np.ndarray] = {}
@@ -338,7 +336,7 @@ class Matcher:
         hundreds): the index is shared, every topic is scored afresh."""
         other = copy.copy(self)
         other._calibration = calibration
-        other._cache, other._barred, other._ranked, other._quotes = {}, {}, {}, {}
+        other._barred, other._ranked, other._quotes = {}, {}, {}
         other._closenesses = {}
         return other
 
@@ -431,12 +429,12 @@ class Matcher:
         """The interest's hits, their indexes best first (see `_rank_key`), and the sort keys
         of the first `_KEYED` of them: every reader of the interest needs those."""
         key = _cache_key(interest)
-        if key not in self._cache:
+        if key not in self._ranked:
             hits = self._hits(Topic(interest) if isinstance(interest, str) else interest)
             keyed = sorted((self._rank_key(i, hit), i) for i, hit in hits.items())
-            self._cache[key] = hits
-            self._ranked[key] = ([i for _, i in keyed], [k for k, _ in keyed[:_KEYED]])
-        return _Ranked(self._cache[key], *self._ranked[key])
+            order, keys = [i for _, i in keyed], [k for k, _ in keyed[:_KEYED]]
+            self._ranked[key] = _Ranked(hits, order, keys)
+        return self._ranked[key]
 
     def _rank_key(
         self, index: int, hit: TopicHit, nudge: float = 0.0, lift: float = 0.0
