@@ -7,13 +7,18 @@ in a scratch virtualenv of their own:
 
     python -m venv /tmp/tune && /tmp/tune/bin/pip install torch==2.13.0 \
         sentence-transformers==6.3.0 datasets accelerate safetensors
-    /tmp/tune/bin/python scripts/tune_model.py PAPERS_GIT_DIR
+    /tmp/tune/bin/python scripts/tune_model.py PAPERS_GIT_DIR [--mine-with OVERLAY]
 
 PAPERS_GIT_DIR is a clone of github.com/dw-dengwei/daily-arXiv-ai-enhanced (its `data`
 branch keeps one JSON line per paper and day: id, title, abstract). The topics, three per
 paper, were written by helpers who saw only the paper's title and abstract
 (benchmarks/relevance/tuning/README.md); none of the papers is in a judged set or under
 ../shared/.
+
+With `--mine-with OVERLAY` (an earlier tuning's topics.safetensors), each pair also gets a
+hard negative: a paper that earlier model finds close to the topic, but clearly less close
+than the topic's own paper (below 95 % of its cosine, so a paper the topic fits just as
+well is not taught as wrong). Training still starts from the untuned checkpoint.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
@@ -33,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TOPICS = ROOT / "benchmarks" / "relevance" / "tuning" / "topics.jsonl"
 OUT = ROOT / "newsletter" / "match" / "tuned" / "topics.safetensors"
 BATCH, EPOCHS, RATE, TOKENS = 64, 1.0, 2e-5, 96  # 96 tokens: a third less CPU than 128
+NEAR_SHARE, NEAREST = 0.95, 5  # a negative stays under 95 % of the positive's cosine; 1 of 5
 
 
 def papers(git_dir: str, wanted: set[str]) -> dict[str, tuple[str, str]]:
@@ -52,24 +59,68 @@ def papers(git_dir: str, wanted: set[str]) -> dict[str, tuple[str, str]]:
     return found
 
 
-def pairs(texts: dict[str, tuple[str, str]]) -> list[dict[str, str]]:
+Negatives = dict[tuple[str, str], str]  # (topic, its paper's id) -> another paper's id
+
+
+def pairs(texts: dict[str, tuple[str, str]], negatives: Negatives | None) -> list[dict[str, str]]:
     """(topic, paper) for each of a paper's topics, and (one of its topics, its title alone):
-    the product embeds titles alone too."""
+    the product embeds titles alone too. With `negatives`, each row has a third text: the
+    negative paper's, in the same form as the positive."""
     rng, rows = random.Random(29), []
     for line in TOPICS.read_text().splitlines():
         entry = json.loads(line)
-        title, text = texts[entry["id"]]
-        rows += [{"anchor": topic, "positive": text} for topic in entry["topics"]]
-        rows.append({"anchor": rng.choice(entry["topics"]), "positive": title})
+        pid, (title, text) = entry["id"], texts[entry["id"]]
+        chosen = rng.choice(entry["topics"])
+        for topic, which in [(t, 1) for t in entry["topics"]] + [(chosen, 0)]:
+            row = {"anchor": topic, "positive": (title, text)[which]}
+            if negatives is not None:
+                row["negative"] = texts[negatives[topic, pid]][which]
+            rows.append(row)
     rng.shuffle(rows)
     return rows
+
+
+def mined(base: Path, overlay: Path, texts: dict[str, tuple[str, str]]) -> Negatives:
+    """For each (topic, paper), one of the NEAREST papers an earlier tuned model ranks closest
+    to the topic among those under NEAR_SHARE of the topic's own paper's cosine, and not
+    given the same topic by the helpers."""
+    entries = [json.loads(line) for line in TOPICS.read_text().splitlines()]
+    ids = [e["id"] for e in entries]
+    model = _model(base, overlay)
+    docs = model.encode([texts[i][1] for i in ids], batch_size=64, normalize_embeddings=True)
+    asked = [(t, e["id"]) for e in entries for t in e["topics"]]
+    queries = model.encode([t for t, _ in asked], batch_size=256, normalize_embeddings=True)
+    same: dict[str, set[int]] = {}
+    for row, entry in enumerate(entries):
+        for topic in entry["topics"]:
+            same.setdefault(topic.lower(), set()).add(row)
+    rng, where, out = random.Random(29), {pid: row for row, pid in enumerate(ids)}, {}
+    for (topic, pid), query in zip(asked, queries, strict=True):
+        cosines = docs @ query
+        ceiling, taken = NEAR_SHARE * cosines[where[pid]], same[topic.lower()]
+        order = [int(r) for r in np.argsort(-cosines) if cosines[r] < ceiling and r not in taken]
+        out[topic, pid] = ids[rng.choice(order[:NEAREST])]
+    return out
+
+
+def _model(base: Path, overlay: Path | None = None) -> Any:
+    """all-MiniLM-L6-v2 in sentence-transformers, with an earlier tuning's tensors laid over."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(base), device="cpu")
+    model.max_seq_length = TOKENS
+    if overlay is not None:
+        tensors = {k: torch.from_numpy(v.astype(np.float32)) for k, v in load_file(overlay).items()}
+        _, unknown = model[0].auto_model.load_state_dict(tensors, strict=False)
+        assert not unknown, f"{overlay}: not tensors of the checkpoint: {unknown}"
+    return model
 
 
 def train(base: Path, rows: list[dict[str, str]], into: Path) -> None:
     import torch
     from datasets import Dataset
     from sentence_transformers import (
-        SentenceTransformer,
         SentenceTransformerTrainer,
         SentenceTransformerTrainingArguments,
         losses,
@@ -77,8 +128,7 @@ def train(base: Path, rows: list[dict[str, str]], into: Path) -> None:
     from sentence_transformers.training_args import BatchSamplers
 
     torch.manual_seed(29)
-    model, guide = (SentenceTransformer(str(base), device="cpu") for _ in range(2))
-    model.max_seq_length = guide.max_seq_length = TOKENS
+    model, guide = _model(base), _model(base)
     # The word table stays the checkpoint's: half the weights, then not shipped twice.
     model[0].auto_model.embeddings.word_embeddings.weight.requires_grad_(False)
     # GIST: the untuned model as guide keeps a batch-mate that is just as relevant from
@@ -110,8 +160,10 @@ def main() -> None:
     bert.verify_minilm(base)
     wanted = {json.loads(line)["id"] for line in TOPICS.read_text().splitlines()}
     texts = papers(sys.argv[1], wanted)
+    mine_with = Path(sys.argv[3]) if sys.argv[2:3] == ["--mine-with"] else None
+    negatives = mined(base, mine_with, texts) if mine_with else None
     with tempfile.TemporaryDirectory() as scratch:
-        train(base, pairs(texts), Path(scratch))
+        train(base, pairs(texts, negatives), Path(scratch))
         changed = overlay(base, Path(scratch) / "model")
     OUT.parent.mkdir(exist_ok=True)
     save_file(changed, str(OUT), metadata={"format": "pt"})

@@ -102,6 +102,18 @@ def test_a_model_without_its_own_numbers_is_refused_until_calibrated(tmp_path, j
     assert encoder.name.startswith("cls-minilm@")
 
 
+def test_the_calibration_rule_breaks_ties_by_ndcg_then_by_the_higher_floor() -> None:
+    """Settings level on P@5 + R@10 are told apart by nDCG@10 on the same tune half, not by
+    where they stand in the grid; only then does the higher floor, which returns less, win."""
+    from benchmarks.relevance.calibrate import rule_key
+
+    level = {"p5": 0.867, "r10": 0.787, "ndcg10": 0.735}
+    assert rule_key(level | {"ndcg10": 0.736}, 0.5) > rule_key(level, 0.5)
+    assert rule_key(level, 0.55) > rule_key(level, 0.5)
+    assert rule_key(level | {"ndcg10": 0.736}, 0.5) > rule_key(level, 0.55)
+    assert rule_key(level | {"p5": 0.9}, 0.3) > rule_key(level | {"ndcg10": 0.9}, 0.8)
+
+
 def test_cls_pooling_is_run_as_the_checkpoint_says(tmp_path) -> None:
     """Against sentence-transformers' own CLS-pooled vectors of the same weights (the
     reference file says how they were made)."""

@@ -49,7 +49,7 @@ _TOPICS_KEPT = 50_000
 # README.md); a model an operator brings carries its own (`checkpoint`).
 STATIC = Calibration(floor=0.6, bonus=0.1, agreement=0.4)
 CONTEXTUAL = Calibration(floor=0.55, bonus=0.3, agreement=0.2)
-TUNED = Calibration(floor=0.55, bonus=0.3, agreement=0.3)
+TUNED = Calibration(floor=0.5, bonus=0.2, agreement=0.2)
 
 
 @dataclass(eq=False)
