@@ -62,13 +62,17 @@ def papers(git_dir: str, wanted: set[str]) -> dict[str, tuple[str, str]]:
 Negatives = dict[tuple[str, str], str]  # (topic, its paper's id) -> another paper's id
 
 
-def pairs(texts: dict[str, tuple[str, str]], negatives: Negatives | None) -> list[dict[str, str]]:
+Entry = dict[str, Any]  # a line of TOPICS: {"id": arXiv id, "topics": [three topics]}
+
+
+def pairs(
+    entries: list[Entry], texts: dict[str, tuple[str, str]], negatives: Negatives | None
+) -> list[dict[str, str]]:
     """(topic, paper) for each of a paper's topics, and (one of its topics, its title alone):
     the product embeds titles alone too. With `negatives`, each row has a third text: the
     negative paper's, in the same form as the positive."""
     rng, rows = random.Random(29), []
-    for line in TOPICS.read_text().splitlines():
-        entry = json.loads(line)
+    for entry in entries:
         pid, (title, text) = entry["id"], texts[entry["id"]]
         chosen = rng.choice(entry["topics"])
         for topic, which in [(t, 1) for t in entry["topics"]] + [(chosen, 0)]:
@@ -80,11 +84,12 @@ def pairs(texts: dict[str, tuple[str, str]], negatives: Negatives | None) -> lis
     return rows
 
 
-def mined(base: Path, overlay: Path, texts: dict[str, tuple[str, str]]) -> Negatives:
+def mined(
+    base: Path, overlay: Path, entries: list[Entry], texts: dict[str, tuple[str, str]]
+) -> Negatives:
     """For each (topic, paper), one of the NEAREST papers an earlier tuned model ranks closest
     to the topic among those under NEAR_SHARE of the topic's own paper's cosine, and not
     given the same topic by the helpers."""
-    entries = [json.loads(line) for line in TOPICS.read_text().splitlines()]
     ids = [e["id"] for e in entries]
     model = _model(base, overlay)
     docs = model.encode([texts[i][1] for i in ids], batch_size=64, normalize_embeddings=True)
@@ -158,12 +163,12 @@ def main() -> None:
 
     base = bert.minilm_folder()
     bert.verify_minilm(base)
-    wanted = {json.loads(line)["id"] for line in TOPICS.read_text().splitlines()}
-    texts = papers(sys.argv[1], wanted)
+    entries = [json.loads(line) for line in TOPICS.read_text().splitlines()]
+    texts = papers(sys.argv[1], {entry["id"] for entry in entries})
     mine_with = Path(sys.argv[3]) if sys.argv[2:3] == ["--mine-with"] else None
-    negatives = mined(base, mine_with, texts) if mine_with else None
+    negatives = mined(base, mine_with, entries, texts) if mine_with else None
     with tempfile.TemporaryDirectory() as scratch:
-        train(base, pairs(texts, negatives), Path(scratch))
+        train(base, pairs(entries, texts, negatives), Path(scratch))
         changed = overlay(base, Path(scratch) / "model")
     OUT.parent.mkdir(exist_ok=True)
     save_file(changed, str(OUT), metadata={"format": "pt"})
