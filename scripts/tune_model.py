@@ -7,7 +7,8 @@ in a scratch virtualenv of their own:
 
     python -m venv /tmp/tune && /tmp/tune/bin/pip install torch==2.13.0 \
         sentence-transformers==6.3.0 datasets accelerate safetensors
-    /tmp/tune/bin/python scripts/tune_model.py PAPERS_GIT_DIR [--mine-with OVERLAY]
+    /tmp/tune/bin/python scripts/tune_model.py PAPERS_GIT_DIR [--mine-with OVERLAY] \
+        [--topics FILE] [--out FILE]
 
 PAPERS_GIT_DIR is a clone of github.com/dw-dengwei/daily-arXiv-ai-enhanced (its `data`
 branch keeps one JSON line per paper and day: id, title, abstract). The topics, three per
@@ -19,10 +20,14 @@ With `--mine-with OVERLAY` (an earlier tuning's topics.safetensors), each pair a
 hard negative: a paper that earlier model finds close to the topic, but clearly less close
 than the topic's own paper (below 95 % of its cosine, so a paper the topic fits just as
 well is not taught as wrong). Training still starts from the untuned checkpoint.
+
+`--topics` takes another topics file of the same form (by default the one the shipped weights
+were tuned on), `--out` writes the tuned tensors elsewhere than the shipped file.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import re
@@ -161,18 +166,23 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from newsletter.match import bert
 
+    parser = argparse.ArgumentParser(description="Tune all-MiniLM-L6-v2 on readers' topics.")
+    parser.add_argument("papers_git_dir")
+    parser.add_argument("--mine-with", type=Path, help="an earlier tuning's overlay")
+    parser.add_argument("--topics", type=Path, default=TOPICS)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
     base = bert.minilm_folder()
     bert.verify_minilm(base)
-    entries = [json.loads(line) for line in TOPICS.read_text().splitlines()]
-    texts = papers(sys.argv[1], {entry["id"] for entry in entries})
-    mine_with = Path(sys.argv[3]) if sys.argv[2:3] == ["--mine-with"] else None
-    negatives = mined(base, mine_with, entries, texts) if mine_with else None
+    entries = [json.loads(line) for line in args.topics.read_text().splitlines()]
+    texts = papers(args.papers_git_dir, {entry["id"] for entry in entries})
+    negatives = mined(base, args.mine_with, entries, texts) if args.mine_with else None
     with tempfile.TemporaryDirectory() as scratch:
         train(base, pairs(entries, texts, negatives), Path(scratch))
         changed = overlay(base, Path(scratch) / "model")
-    OUT.parent.mkdir(exist_ok=True)
-    save_file(changed, str(OUT), metadata={"format": "pt"})
-    print(f"{OUT}: {len(changed)} tensors, {OUT.stat().st_size:,} bytes")
+    args.out.parent.mkdir(exist_ok=True)
+    save_file(changed, str(args.out), metadata={"format": "pt"})
+    print(f"{args.out}: {len(changed)} tensors, {args.out.stat().st_size:,} bytes")
 
 
 if __name__ == "__main__":
