@@ -28,6 +28,7 @@ were tuned on), `--out` writes the tuned tensors elsewhere than the shipped file
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import re
@@ -65,8 +66,6 @@ def papers(git_dir: str, wanted: set[str]) -> dict[str, tuple[str, str]]:
 
 
 Negatives = dict[tuple[str, str], str]  # (topic, its paper's id) -> another paper's id
-
-
 Entry = dict[str, Any]  # a line of TOPICS: {"id": arXiv id, "topics": [three topics]}
 
 
@@ -108,8 +107,8 @@ def mined(
     for (topic, pid), query in zip(asked, queries, strict=True):
         cosines = docs @ query
         ceiling, taken = NEAR_SHARE * cosines[where[pid]], same[topic.lower()]
-        order = [int(r) for r in np.argsort(-cosines) if cosines[r] < ceiling and r not in taken]
-        out[topic, pid] = ids[rng.choice(order[:NEAREST])]
+        allowed = (int(r) for r in np.argsort(-cosines) if cosines[r] < ceiling and r not in taken)
+        out[topic, pid] = ids[rng.choice(list(itertools.islice(allowed, NEAREST)))]
     return out
 
 

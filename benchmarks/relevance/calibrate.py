@@ -2,8 +2,7 @@
 shipped models' were fitted: every setting of a grid is scored with the real engine, and of
 those that return nothing on the topics with no relevant paper, the one with the largest
 P@5 + R@10 wins (ties: the larger nDCG@10, which also weighs the order and the grade-1 papers,
-then the higher floor, which returns less). `newsletter model calibrate`
-runs it from a clone."""
+then the higher floor, which returns less). `newsletter model calibrate` runs it from a clone."""
 
 from __future__ import annotations
 
