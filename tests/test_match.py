@@ -235,6 +235,26 @@ def test_followed_authors_and_categories() -> None:
     assert m.picks([Topic("category:cs.CL")], limit=10) == []
 
 
+def test_a_topic_that_names_an_arxiv_class_finds_the_papers_filed_there() -> None:
+    # Filed under Number Theory (primary) without saying the words; only cross-listed there;
+    # and a paper that says the words in passing, filed elsewhere.
+    primes = paper("Perfect Powers in Sequences of Polygonal Numbers", "We prove bounds.")
+    primes.categories = ["math.NT", "math.CO"]
+    crossed = paper("Fast Lattice Reduction", "An algorithm.")
+    crossed.categories = ["cs.DS", "math.NT"]
+    other = paper("Graph Colouring", "Unlike number theory, we colour graphs.")
+    other.categories = ["math.CO"]
+    m = Matcher([primes, crossed, other], window_end=DAY)
+    [pick] = m.picks(["Number theory"], limit=10)
+    assert pick.paper is primes
+    assert pick.why == "“math.NT” in the categories, arXiv's “Number Theory”"
+    # Named only by its code, a followed class says its name too.
+    [followed, _] = m.picks([Category("math.NT")], limit=10)
+    assert followed.why == "“math.NT” in the categories, arXiv's “Number Theory”"
+    # Part of a class's name is not the class (one mention of "theory" is below the bar).
+    assert m.picks(["theory"], limit=10) == []
+
+
 def test_topic_with_no_words_compiles_to_nothing() -> None:
     assert compile_topic("of the") == ()
 

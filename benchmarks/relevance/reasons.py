@@ -8,7 +8,8 @@ A reason names the paper's words and where they stand:
 - `close in meaning to “T”: the paper's “X”` holds if X stands anywhere in the paper.
 - `like “X”, which you marked` holds if X is the title of a paper the reader liked.
 What follows a quote, `(your topic “T”)` or `, a kind of “E”`, speaks of the reader's topic
-and of the vocabulary, not of the paper.
+and of the vocabulary, not of the paper; `, arXiv's “N”` after a class code in the categories
+holds if N is arXiv's name of that class.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
+from newsletter.match.vocabulary import CATEGORIES
 from newsletter.models import Paper
 
 _IN_FIELD = re.compile(r"“(?P<quote>.+?)” in the (?P<field>title|abstract|AI summary|keywords|"
-                       r"author list|categories)(?=$|, a kind of “| \(your topic “)")  # fmt: skip
+                       r"author list|categories)(?=$|, a kind of “| \(your topic “|, arXiv's “)"
+                       r"(?:, arXiv's “(?P<name>.+?)”)?")  # fmt: skip
 _BY_MEANING = re.compile(r"close in meaning to “.+?”(?:: the paper's “(?P<quote>.+)”)?$")
 _BY_EXAMPLE = re.compile(r"like “(?P<title>.+)”, which you marked$")
 
@@ -48,9 +51,11 @@ def untrue(reason: str, paper: Paper, liked: Collection[str] = ()) -> str | None
     """Why `reason` is not true of `paper` (for a reader who liked the papers titled
     `liked`), or None if it holds."""
     if match := _IN_FIELD.match(reason):
-        if stands_in(match["quote"], fields(paper)[match["field"]]):
-            return None
-        return f"{match['quote']!r} does not stand in the {match['field']}"
+        if not stands_in(match["quote"], fields(paper)[match["field"]]):
+            return f"{match['quote']!r} does not stand in the {match['field']}"
+        if match["name"] and CATEGORIES.get(match["quote"]) != match["name"]:
+            return f"{match['name']!r} is not arXiv's name of {match['quote']!r}"
+        return None
     if match := _BY_MEANING.match(reason):
         everywhere = [t for texts in fields(paper).values() for t in texts]
         if match["quote"] is None or stands_in(match["quote"], everywhere):

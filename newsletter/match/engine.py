@@ -22,9 +22,11 @@ With an embedding model (`semantic`), meaning widens what the words find, two wa
   plus `bonus` times the share of the topic's words it does hold, reaches the model's
   `floor`: papers that say "GNN" for "graph learning", or only the distinctive word of a
   two-word topic.
-A word hit always ranks above a pick by meaning, and a topic nothing is close to still gets
-nothing. Each kind of model has its own three numbers (`semantic.Calibration`), chosen with
-MENTION on the tune half of the blind judged set (benchmarks/relevance/README.md).
+A topic that is the name of an arXiv subject class ("number theory") also finds the papers
+filed under it, which often never say the words (`_listed`). A word hit always ranks above a
+pick by meaning, and a topic nothing is close to still gets nothing. Each kind of model has
+its own three numbers (`semantic.Calibration`), chosen with MENTION on the tune half of the
+blind judged set (benchmarks/relevance/README.md).
 
 Relevance is then blended with trending (upvotes) and recency. Each distinct topic is
 scored once per issue, however many readers share it. A reader's exclusions ("never"
@@ -65,6 +67,10 @@ _FIELD_WEIGHTS = np.array([weight for _, weight in FIELDS])
 K1, B = 1.2, 0.75  # BM25's saturation and length normalisation (abstract only)
 GAP = 1  # other words allowed between neighbouring words of a topic ("evaluation of LLMs")
 AUTHOR_RELEVANCE = 2.0
+# A paper filed under the arXiv class a topic names (its first, primary class) counts as a
+# title hit; one only cross-listed there, as a mention: only where meaning agrees.
+LISTED_RELEVANCE = 2.0
+LISTED = "categories"  # TopicHit.where of a pick by its arXiv class
 MENTION = 0.4  # a word score this high (one mention in an abstract) counts if meaning agrees
 _WORDS = re.compile(r"[a-z0-9]+")
 MEANING = "meaning"  # TopicHit.where of a pick by meaning
@@ -96,6 +102,10 @@ class TopicHit:
         if self.where == MEANING:
             said = f": the paper's “{self.phrase}”" if self.phrase else ""
             return f"close in meaning to “{self.topic}”{said}"
+        if self.where == LISTED and (name := vocabulary.CATEGORIES.get(self.phrase)):
+            yours = "" if _same_words(name, self.topic) or self.phrase == self.topic else (
+                f" (your topic “{self.topic}”)")  # fmt: skip
+            return f"“{self.phrase}” in the {LISTED}, arXiv's “{name}”{yours}"
         if not self.phrase:  # a record from before reasons quoted the paper
             return f"“{self.topic}” in the {self.where}"
         kind = f", a kind of “{self.kind_of}”" if self.kind_of else ""
@@ -111,6 +121,8 @@ class TopicHit:
             return ""
         if self.where == MEANING:
             return f"the paper's “{self.phrase}”, close in meaning to a topic of the reader's"
+        if self.where == LISTED and (name := vocabulary.CATEGORIES.get(self.phrase)):
+            return f"“{self.phrase}” in the {LISTED}, arXiv's “{name}”"
         return f"“{self.phrase}” in the {self.where}"
 
 
@@ -179,6 +191,16 @@ def _vocabulary() -> tuple[dict[Alt, Concept], dict[tuple[Concept, Alt], str]]:
             table.setdefault(kind, (kind,))  # a topic naming a kind finds that kind only
             kinds[concept, kind] = entry.forms[0]
     return table, kinds
+
+
+@lru_cache(maxsize=1)
+def _classes() -> dict[tuple[str, ...], frozenset[str]]:
+    """arXiv's class names as stems -> the codes of the classes so named ("machine
+    learning": cs.LG and stat.ML)."""
+    named: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    for code, name in vocabulary.CATEGORIES.items():
+        named[tuple(stems(name))].add(code)
+    return {name: frozenset(codes) for name, codes in named.items()}
 
 
 @lru_cache(maxsize=50_000)
@@ -476,7 +498,7 @@ class Matcher:
         if isinstance(interest, Category):
             code = interest.code.strip()
             return {
-                i: TopicHit(code, AUTHOR_RELEVANCE, "categories", listed)
+                i: TopicHit(code, AUTHOR_RELEVANCE, LISTED, listed)
                 for i, p in enumerate(self.papers)
                 for listed in [c for c in p.categories if c.lower() == code.lower()][:1]
             }
@@ -486,7 +508,29 @@ class Matcher:
         hits = self._score_topic(interest.text, concepts, similarity) if concepts else {}
         if similarity is not None:
             hits = self._by_meaning(interest.text, concepts, similarity, hits, kept) | hits
+        for index, hit in self._listed(interest.text, similarity).items():
+            old = hits.get(index)
+            if old is None or old.where == MEANING or old.relevance < hit.relevance:
+                hits[index] = hit
         return hits
+
+    def _listed(self, topic: str, similarity: np.ndarray | None) -> dict[int, TopicHit]:
+        """Papers filed under the arXiv classes the topic names (`categories.toml`): those
+        whose primary class it is, and those cross-listed there where meaning agrees."""
+        codes = _classes().get(tuple(stems(topic)))
+        if not codes:
+            return {}
+        agreement = self._calibration.agreement
+        found = {}
+        for index, paper in enumerate(self.papers):
+            listed = [c for c in paper.categories if c in codes]
+            if not listed:
+                continue
+            if paper.categories[0] in codes:
+                found[index] = TopicHit(topic, LISTED_RELEVANCE, LISTED, listed[0])
+            elif similarity is not None and similarity[index] >= agreement:
+                found[index] = TopicHit(topic, MENTION, LISTED, listed[0])
+        return found
 
     def _by_meaning(
         self,
