@@ -8,6 +8,8 @@ from email import message_from_bytes
 from email.policy import default
 from html.parser import HTMLParser
 
+import pytest
+
 from newsletter.digest import message, render
 from newsletter.match.engine import Pick, TopicHit
 from newsletter.models import Paper
@@ -83,6 +85,33 @@ def test_script_in_title_is_text_not_markup() -> None:
     assert "script" not in parsed.tags and "img" not in parsed.tags
     assert any('<script>alert("x")</script>' in t for t in parsed.text)
     assert '<script>alert("x")</script>' in rendered.text  # plain text stays readable
+
+
+def test_a_readers_own_values_are_escaped_in_the_html_and_kept_in_the_text() -> None:
+    # Filled into the renderings per reader: escaped as the templates would.
+    tricky = '<b>x</b> & "y"'
+    links = render.Links(manage="https://x.example/m?a=1&b=2", unsubscribe="https://x.example/u")
+    reader = render.Recipient(
+        tricky + "@example.com", [tricky, "agents"], links, votes="https://x/f"
+    )
+    pick = _pick("Title", ["A"])
+    pick.hits = [TopicHit(tricky, 2.0, "title", "Title")]
+    rendered = _render(pick, _pick("Other", ["B"]), recipient=reader)
+    parsed = _Collect()
+    parsed.feed(rendered.html)
+    assert "b" not in parsed.tags and "&lt;b&gt;x&lt;/b&gt; &amp; &#34;y&#34;" in rendered.html
+    assert "m?a=1&amp;b=2" in rendered.html and "https://x/f/" in rendered.html
+    assert f"your topic “{tricky}”" in rendered.text and f"for your topics: {tricky}, agents" in (
+        rendered.text
+    )
+    # Each pick's place holds its own values, in order.
+    assert rendered.text.index("\n1. Title") < rendered.text.index("\n2. Other")
+
+
+def test_a_template_that_changes_a_readers_value_is_refused() -> None:
+    rendered = "before \x00not-a-place\x00 after"  # a marker a filter would have changed
+    with pytest.raises(ValueError, match="changed a reader's value"):
+        render._cut(rendered)
 
 
 def test_authors_first_three_then_et_al_and_non_ascii() -> None:

@@ -287,16 +287,6 @@ def empty_notice(reader: Reader, state: IssueState, *, settings: Settings, weeks
     return Composed(reader, [], Rendered(title, title, text, html), msg_id, unsubscribe)
 
 
-def _vote_links(
-    reader: links.Owner, picks: list[Pick], issue: Issue, settings: Settings
-) -> tuple[tuple[str, str], ...]:
-    """Each pick's "More like this" and "Not for me" links, under the digest's one signed
-    token (a dry run's unsaved issue has no id: its links name issue 0, where no vote counts)."""
-    base = links.feedback_base(settings, reader, issue.id or 0)
-    paths = (links.vote_paths(p.paper.id or 0) for p in picks)
-    return tuple((base + more, base + less) for more, less in paths)
-
-
 def compose(
     reader: Reader,
     picks: list[Pick],
@@ -317,7 +307,9 @@ def compose(
             unsubscribe=unsubscribe,
             view=view or None,
         ),
-        votes=_vote_links(reader, picks, state.issue, settings),
+        # Every pick's "More like this" and "Not for me" links start with one signed token (a
+        # dry run's unsaved issue has no id: its links name issue 0, where no vote counts).
+        votes=links.feedback_base(settings, reader, state.issue.id or 0),
     )
     rendered = state.digest.render(picks, recipient)
     msg_id = message.message_id(settings, state.issue.week, reader.id)

@@ -7,23 +7,29 @@ An email's HTML template is made once per process, in two Jinja steps around MJM
 2. MJML compiles that to HTML, and the HTML is loaded as an autoescaped Jinja template
    that each message renders with its own values (a `<script>` in a feed title is text).
 
-A digest also renders each paper's blocks once per issue, with the macros of
-email/paper.html and email/paper.txt; a reader's digest then loops over those ready blocks,
-adding only the reader's number and "why" for each pick.
+A digest renders its templates once per issue, and each paper as a pick once (the macros
+of email/paper.html and email/paper.txt), with a place left for each value that differs
+between readers (`PLACES`): the digest's subject, the reader's address, topics and links,
+each pick's number and "why". A reader's digest fills those places with its values, escaped
+for the HTML: a few string joins, where rendering the templates took most of a digest's
+CPU. A template may show such a value only as it is (no filter on it): `_cut` refuses a
+rendering where a place was changed.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from mjml import mjml2html
 
 from newsletter.match.engine import Pick
 from newsletter.models import Paper
+from newsletter.readers.links import vote_paths
 from newsletter.shipped import templates_dir
 from newsletter.text import one_line
 
@@ -35,6 +41,14 @@ _BLOCK_END = re.compile(r"(</(?:div|table|tr|td|tbody|p|style)>|<!\[endif\]-->)"
 # one (RFC 5321, 4.5.2), a copy of every message.
 _DOT_LINE = re.compile(r"^(?=\.)", re.MULTILINE)
 
+
+# What differs between readers' digests of one issue. Each has a place in the rendered
+# templates: a marker random per process, so no paper's text can hold it.
+PLACES = ("title", "preheader", "count", "topics", "email", "manage", "unsubscribe", "view",
+          "picks", "number", "why", "votes")  # fmt: skip
+_MARKERS = {name: f"\x00{secrets.token_hex(8)}\x00" for name in PLACES}
+_MARKER = re.compile("|".join(_MARKERS.values()))
+_NAME_OF = {marker: name for name, marker in _MARKERS.items()}
 
 _COLOR_SCHEME = (
     '<meta name="color-scheme" content="light dark">'
@@ -64,7 +78,7 @@ class Recipient:
     email: str
     topics: list[str]
     links: Links
-    votes: tuple[tuple[str, str], ...] = ()  # per pick: "More like this", "Not for me" links
+    votes: str = ""  # the signed part of their "More like this" and "Not for me" links
 
 
 class MailTemplates:
@@ -204,6 +218,10 @@ class Digest:
         self._text = self.templates.text("email/digest")
         self._html_paper = self.templates.html_macros("email/paper")
         self._text_paper = self.templates.text_macros("email/paper")
+        # By paper id, whether it has a "why" and whether it has feedback links.
+        self._picks: dict[tuple[int | None, bool, bool], tuple[Cut, Cut]] = {}
+        # By whether it has a recipient and whether they have a "view in browser" link.
+        self._frames: dict[tuple[bool, bool], tuple[Cut, Cut]] = {}
 
     def blocks(self, paper: Paper) -> PaperBlocks:
         key = paper.id
@@ -227,27 +245,79 @@ class Digest:
             else f"This week: {top}",
             150,
         )
-        votes = recipient.votes if recipient else ()
-        context = {
+        text: dict[str, str] = {
             "title": title,
             "preheader": preheader,
-            "dates": self.dates,
-            "postal_address": self.postal_address,
-            "count_line": f"{len(picks)} paper{'s' if len(picks) != 1 else ''}",
-            "picks": [
-                (
-                    n,
-                    self.blocks(p.paper),
-                    p.why if recipient else p.public_why,
-                    votes[n - 1] if votes else None,
-                )
-                for n, p in enumerate(picks, start=1)
-            ],
-            "recipient": recipient,
+            "count": f"{len(picks)} paper{'s' if len(picks) != 1 else ''}",
         }
+        if recipient:
+            links = recipient.links
+            text |= {"email": recipient.email, "topics": ", ".join(recipient.topics),
+                     "manage": links.manage, "unsubscribe": links.unsubscribe,
+                     "view": links.view or "", "votes": recipient.votes}  # fmt: skip
+        html = {name: str(escape(value)) for name, value in text.items()}
+        html_picks: list[str] = []
+        text_picks: list[str] = []
+        for n, pick in enumerate(picks, start=1):
+            why = pick.why if recipient else pick.public_why
+            as_html, as_text = self._pick(pick.paper, bool(why), bool(text.get("votes")))
+            text |= {"number": str(n), "why": why}
+            html |= {"number": str(n), "why": str(escape(why))}
+            html_picks += _filled(as_html, html)
+            text_picks += _filled(as_text, text)
+        text["picks"], html["picks"] = "".join(text_picks), "".join(html_picks)
+        html_frame, text_frame = self._frame(recipient is not None, bool(text.get("view")))
         return Rendered(
             subject=title,
             preheader=preheader,
-            text=self._text.render(context),
-            html=self._html.render(context),
+            text="".join(_filled(text_frame, text)),
+            html="".join(_filled(html_frame, html)),
         )
+
+    def _frame(self, personal: bool, view: bool) -> tuple[Cut, Cut]:
+        """The digest's HTML and text around the picks, cut at their places."""
+        if (personal, view) not in self._frames:
+            at = _MARKERS
+            links = Links(at["manage"], at["unsubscribe"], at["view"] if view else None)
+            recipient = Recipient(at["email"], [at["topics"]], links) if personal else None
+            context = {"title": at["title"], "preheader": at["preheader"], "dates": self.dates,
+                       "postal_address": self.postal_address, "count_line": at["count"],
+                       "recipient": recipient}  # fmt: skip
+            html = self._html.render(context, picks=Markup(at["picks"]))
+            text = self._text.render(context, picks=at["picks"])
+            self._frames[personal, view] = (_cut(html), _cut(text))
+        return self._frames[personal, view]
+
+    def _pick(self, paper: Paper, why: bool, votes: bool) -> tuple[Cut, Cut]:
+        """The paper as a pick, HTML and text, cut at the places for its number, its "why"
+        (if `why`) and the signed part of its feedback links (if `votes`)."""
+        key = (paper.id, why, votes)
+        if key not in self._picks:
+            at, paths = _MARKERS, vote_paths(paper.id or 0)
+            links = (at["votes"] + paths[0], at["votes"] + paths[1]) if votes else None
+            blocks, said = self.blocks(paper), at["why"] if why else ""
+            html = str(self._html_paper.pick(at["number"], blocks, said, links))
+            text = str(self._text_paper.pick(at["number"], blocks, said, links))
+            self._picks[key] = (_cut(html), _cut(text))
+        return self._picks[key]
+
+
+# A rendering cut at its places: the text before the first, then per place its name and the
+# text after it.
+Cut = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def _cut(rendered: str) -> Cut:
+    texts = _MARKER.split(rendered)
+    if any("\x00" in text for text in texts):
+        raise ValueError("a template changed a reader's value (a filter on it?): see render.py")
+    names = [_NAME_OF[found] for found in _MARKER.findall(rendered)]
+    return texts[0], tuple(zip(names, texts[1:], strict=True))
+
+
+def _filled(cut: Cut, values: dict[str, str]) -> list[str]:
+    """The pieces of a rendering with a reader's values in its places, to be joined."""
+    pieces = [cut[0]]
+    for name, text in cut[1]:
+        pieces += (values[name], text)
+    return pieces
