@@ -9,6 +9,7 @@ readers, and nothing in the cache grows with the audience.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -90,6 +91,11 @@ class IssueCache:
             self._issues[key] = IssueState(
                 issue, matcher, Digest(self.templates, issue.dates, settings.postal_address)
             )
+            # The week's index, millions of objects that live as long as the issue, out of the
+            # collector's reach: a full collection walked them all again and again (0.2 s
+            # each). A dropped issue is still freed: it holds no reference cycles.
+            gc.collect()
+            gc.freeze()
         return self._issues[key]
 
 
