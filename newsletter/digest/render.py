@@ -49,6 +49,7 @@ PLACES = ("title", "preheader", "count", "topics", "email", "manage", "unsubscri
 _MARKERS = {name: f"\x00{secrets.token_hex(8)}\x00" for name in PLACES}
 _MARKER = re.compile("|".join(_MARKERS.values()))
 _NAME_OF = {marker: name for name, marker in _MARKERS.items()}
+_CHANGED = re.compile("|".join(marker[1:-1] for marker in _MARKERS.values()), re.IGNORECASE)
 
 _COLOR_SCHEME = (
     '<meta name="color-scheme" content="light dark">'
@@ -309,7 +310,7 @@ Cut = tuple[str, tuple[tuple[str, str], ...]]
 
 def _cut(rendered: str) -> Cut:
     texts = _MARKER.split(rendered)
-    if any("\x00" in text for text in texts):
+    if any(_CHANGED.search(text) for text in texts):
         raise ValueError("a template changed a reader's value (a filter on it?): see render.py")
     names = [_NAME_OF[found] for found in _MARKER.findall(rendered)]
     return texts[0], tuple(zip(names, texts[1:], strict=True))
