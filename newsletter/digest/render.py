@@ -259,11 +259,12 @@ class Digest:
         html = {name: str(escape(value)) for name, value in text.items()}
         html_picks: list[str] = []
         text_picks: list[str] = []
+        voting = bool(text.get("votes"))
         for n, pick in enumerate(picks, start=1):
-            why = pick.why if recipient else pick.public_why
-            as_html, as_text = self._pick(pick.paper, bool(why), bool(text.get("votes")))
-            text |= {"number": str(n), "why": why}
-            html |= {"number": str(n), "why": str(escape(why))}
+            why, number = pick.why if recipient else pick.public_why, str(n)
+            as_html, as_text = self._pick(pick.paper, bool(why), voting)
+            text |= {"number": number, "why": why}
+            html |= {"number": number, "why": str(escape(why))}
             html_picks += _filled(as_html, html)
             text_picks += _filled(as_text, text)
         text["picks"], html["picks"] = "".join(text_picks), "".join(html_picks)
